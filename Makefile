@@ -1,0 +1,75 @@
+# Build, test, demo and deploy the purchase-reporting and markets-ETL backend.
+# `make demo` and `make test` are the two commands a new user needs (see README.md).
+
+GO        ?= go
+SAM       ?= sam
+GOFLAGS   ?=
+NODE_DEPS := node_modules/.package-lock.json
+BIN       := bin
+LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
+
+# Tests find the emulators (fauxqs, dynalite) here.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: all demo test test-race bench build build-local deploy lint fmt deps clean \
+	build-AggregatorFunction build-EtlFunction
+
+all: build test
+
+## deps: install the pinned npm emulators and download Go modules.
+deps: $(NODE_DEPS)
+	$(GO) mod download
+
+$(NODE_DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## demo: a seeded day of purchases through the aggregator into an in-process DynamoDB; prints the five reports.
+demo:
+	$(GO) run ./cmd/demo $(DEMO_FLAGS)
+
+## test: every test, against real protocol implementations (minidyn, dynalite, fauxqs, PostgreSQL).
+test: $(NODE_DEPS)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+## test-race: the tests under the race detector.
+test-race: $(NODE_DEPS)
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## bench: benchmarks; prints a table of figures (see BENCHMARKS.md).
+bench: $(NODE_DEPS)
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 20m ./... | tee $(BIN)/bench.txt
+
+## build: the arm64 Lambda bootstrap binaries, as SAM builds them.
+build:
+	$(LAMBDA_BUILD) -o $(BIN)/aggregator/bootstrap ./cmd/aggregator
+	$(LAMBDA_BUILD) -o $(BIN)/etl/bootstrap ./cmd/etl
+
+## build-local: the command-line tools for this machine.
+build-local:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# SAM's makefile build method calls these with ARTIFACTS_DIR set.
+build-AggregatorFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/aggregator
+
+build-EtlFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/etl
+
+## deploy: build with SAM and deploy with the settings in samconfig.toml.
+deploy:
+	$(SAM) build
+	$(SAM) deploy
+
+## lint: vet and formatting checks.
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## fmt: format the Go sources.
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN) .aws-sam

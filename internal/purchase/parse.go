@@ -1,0 +1,399 @@
+package purchase
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// InvalidError says why a message body is not a valid purchase event. Field is
+// the JSON field at fault, or "" when the body as a whole is wrong.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+// Error returns "field: reason", or the reason alone.
+func (e *InvalidError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+func invalid(field, format string, args ...any) *InvalidError {
+	return &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// maxQuoted bounds how much of an offending value a reason quotes.
+const maxQuoted = 64
+
+// quote renders a raw JSON value for a reason, shortened when long.
+func quote(raw []byte) string {
+	if len(raw) > maxQuoted {
+		return string(raw[:maxQuoted]) + "…"
+	}
+	return string(raw)
+}
+
+// kind names a raw JSON value's type for a reason: `string "4285"`.
+func kind(raw []byte) string {
+	switch raw[0] {
+	case '"':
+		return "string " + quote(raw)
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean " + string(raw)
+	case 'n':
+		return "null"
+	default:
+		return "number " + quote(raw)
+	}
+}
+
+// Parse decodes and validates one message body per SPEC §1. It returns an
+// *InvalidError naming the first rule the body breaks; fields other than the
+// four it knows are ignored, but a known field given twice is invalid.
+func Parse(body []byte) (Event, error) {
+	if !json.Valid(body) {
+		return Event{}, invalid("", "not valid JSON")
+	}
+	s := scanner{b: body}
+	s.space()
+	if s.peek() != '{' {
+		return Event{}, invalid("", "must be a JSON object, got %s", kind(s.b[s.i:]))
+	}
+	s.i++
+	var date, amount, method, merchant []byte
+	for {
+		s.space()
+		if s.peek() == '}' {
+			break
+		}
+		key := s.value()
+		s.space()
+		s.i++ // ':'
+		s.space()
+		val := s.value()
+		s.space()
+		if s.peek() == ',' {
+			s.i++
+		}
+		name := key[1 : len(key)-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			name = []byte(unquote(key))
+		}
+		var slot *[]byte
+		switch string(name) {
+		case "date":
+			slot = &date
+		case "amount":
+			slot = &amount
+		case "paymentMethod":
+			slot = &method
+		case "merchantId":
+			slot = &merchant
+		default:
+			continue // other fields are ignored
+		}
+		if *slot != nil {
+			return Event{}, invalid(string(name), "given more than once")
+		}
+		*slot = val
+	}
+
+	var e Event
+	var err *InvalidError
+	if e.Time, err = parseDate(date); err != nil {
+		return Event{}, err
+	}
+	if e.Amount, err = parseAmount(amount); err != nil {
+		return Event{}, err
+	}
+	if e.Method, err = parseMethod(method); err != nil {
+		return Event{}, err
+	}
+	if e.MerchantID, err = parseMerchant(merchant); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+// stringValue returns the contents of a raw JSON string value, unescaped.
+func stringValue(field string, raw []byte) (string, *InvalidError) {
+	if raw == nil {
+		return "", invalid(field, "is required")
+	}
+	if raw[0] != '"' {
+		return "", invalid(field, "must be a string, got %s", kind(raw))
+	}
+	inner := raw[1 : len(raw)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return "", invalid(field, "bad string %s", quote(raw))
+			}
+			return s, nil
+		}
+	}
+	return string(inner), nil
+}
+
+func unquote(raw []byte) string {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return string(raw)
+	}
+	return s
+}
+
+func parseAmount(raw []byte) (int64, *InvalidError) {
+	const field = "amount"
+	if raw == nil {
+		return 0, invalid(field, "is required")
+	}
+	c := raw[0]
+	if c != '-' && (c < '0' || c > '9') {
+		return 0, invalid(field, "must be an integer number of cents, got %s", kind(raw))
+	}
+	for _, c := range raw {
+		if c == '.' || c == 'e' || c == 'E' {
+			return 0, invalid(field, "must be an integer number of cents, got %s", quote(raw))
+		}
+	}
+	if raw[0] == '-' {
+		if string(raw) == "-0" {
+			return 0, nil
+		}
+		return 0, invalid(field, "must be at least 0, got %s", quote(raw))
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || n > MaxAmount {
+		return 0, invalid(field, "must be at most %d cents, got %s", MaxAmount, quote(raw))
+	}
+	return n, nil
+}
+
+func parseMethod(raw []byte) (Method, *InvalidError) {
+	const field = "paymentMethod"
+	s, err := stringValue(field, raw)
+	if err != nil {
+		return "", err
+	}
+	switch m := Method(s); m {
+	case PayNow, PayLater, SliceIt:
+		return m, nil
+	}
+	return "", invalid(field, "must be one of PAY_NOW, PAY_LATER, SLICE_IT, got %s", quote(raw))
+}
+
+func parseMerchant(raw []byte) (string, *InvalidError) {
+	const field = "merchantId"
+	s, err := stringValue(field, raw)
+	if err != nil {
+		return "", err
+	}
+	if len(s) != 36 {
+		return "", invalid(field, "must be a UUID (8-4-4-4-12 hex digits), got %s", quote(raw))
+	}
+	var b [36]byte
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", invalid(field, "must be a UUID (8-4-4-4-12 hex digits), got %s", quote(raw))
+			}
+		default:
+			switch {
+			case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+			case c >= 'A' && c <= 'F':
+				c += 'a' - 'A'
+			default:
+				return "", invalid(field, "must be a UUID (8-4-4-4-12 hex digits), got %s", quote(raw))
+			}
+		}
+		b[i] = c
+	}
+	if string(b[:]) == s {
+		return s, nil
+	}
+	return string(b[:]), nil
+}
+
+// parseDate parses an RFC 3339 instant with a zone: YYYY-MM-DDTHH:MM:SS, then
+// optional fractional seconds, then Z or ±hh:mm. T and Z may be lower-case, as
+// RFC 3339 allows. Leap seconds (:60) are rejected.
+func parseDate(raw []byte) (time.Time, *InvalidError) {
+	const field = "date"
+	s, err := stringValue(field, raw)
+	if err != nil {
+		return time.Time{}, err
+	}
+	bad := func(why string) (time.Time, *InvalidError) {
+		return time.Time{}, invalid(field, "must be an RFC 3339 instant with a zone such as 2011-12-03T10:15:30Z (%s), got %s", why, quote(raw))
+	}
+	if len(s) < len("2006-01-02T15:04:05Z") {
+		return bad("too short")
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	minute, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || s[4] != '-' || s[7] != '-' ||
+		(s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
+		return bad("layout")
+	}
+	switch {
+	case month < 1 || month > 12:
+		return bad("month out of range")
+	case day < 1 || day > daysIn(year, month):
+		return bad("day out of range")
+	case hour > 23:
+		return bad("hour out of range")
+	case minute > 59:
+		return bad("minute out of range")
+	case sec > 59:
+		return bad("second out of range")
+	}
+	i := 19
+	nanos := 0
+	if s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if i-start < 9 {
+				nanos = nanos*10 + int(s[i]-'0')
+			}
+			i++
+		}
+		digits := i - start
+		if digits == 0 {
+			return bad("empty fraction")
+		}
+		for ; digits < 9; digits++ {
+			nanos *= 10
+		}
+		if i == len(s) {
+			return bad("missing zone")
+		}
+	}
+	offset := 0
+	switch zone := s[i:]; {
+	case zone == "Z" || zone == "z":
+	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':':
+		oh, ok1 := num(i+1, 2)
+		om, ok2 := num(i+4, 2)
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
+			return bad("zone offset out of range")
+		}
+		offset = (oh*60 + om) * 60
+		if zone[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return bad("zone must be Z or ±hh:mm")
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC).Add(-time.Duration(offset) * time.Second)
+	if y := t.Year(); y < 0 || y > 9999 {
+		return bad("year out of range in UTC")
+	}
+	return t, nil
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// scanner walks a body that json.Valid has accepted.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// value returns the raw bytes of the JSON value at the cursor and moves past it.
+func (s *scanner) value() []byte {
+	start := s.i
+	switch s.peek() {
+	case '"':
+		s.i++
+		for s.b[s.i] != '"' {
+			if s.b[s.i] == '\\' {
+				s.i++
+			}
+			s.i++
+		}
+		s.i++
+	case '{', '[':
+		depth := 0
+		for {
+			switch c := s.b[s.i]; c {
+			case '"':
+				s.value()
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			s.i++
+			if depth == 0 {
+				break
+			}
+		}
+	default: // number, true, false, null
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return s.b[start:s.i]
+			}
+			s.i++
+		}
+	}
+	return s.b[start:s.i]
+}
