@@ -23,11 +23,13 @@ const (
 )
 
 // Dataset is one time series a job loads, e.g. {Currency, "CURRFX", "EURUSD"}.
-// Database is the warehouse's "dataset" column and Ticker its "ticker".
+// Database is the warehouse's "dataset" column and Ticker its "ticker";
+// Description is what dw.markets shows for it.
 type Dataset struct {
-	Job      Job
-	Database string
-	Ticker   string
+	Job         Job
+	Database    string
+	Ticker      string
+	Description string
 }
 
 // String returns DATABASE/TICKER.
