@@ -124,25 +124,24 @@ func Parse(body []byte) (Event, error) {
 	return e, nil
 }
 
-// stringValue returns the contents of a raw JSON string value, unescaped.
-func stringValue(field string, raw []byte) (string, *InvalidError) {
+// stringValue returns the contents of a raw JSON string value, unescaped. It
+// copies only when the string holds escapes.
+func stringValue(field string, raw []byte) ([]byte, *InvalidError) {
 	if raw == nil {
-		return "", invalid(field, "is required")
+		return nil, invalid(field, "is required")
 	}
 	if raw[0] != '"' {
-		return "", invalid(field, "must be a string, got %s", kind(raw))
+		return nil, invalid(field, "must be a string, got %s", kind(raw))
 	}
 	inner := raw[1 : len(raw)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return "", invalid(field, "bad string %s", quote(raw))
-			}
-			return s, nil
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, invalid(field, "bad string %s", quote(raw))
 		}
+		return []byte(s), nil
 	}
-	return string(inner), nil
+	return inner, nil
 }
 
 func unquote(raw []byte) string {
@@ -186,9 +185,13 @@ func parseMethod(raw []byte) (Method, *InvalidError) {
 	if err != nil {
 		return "", err
 	}
-	switch m := Method(s); m {
-	case PayNow, PayLater, SliceIt:
-		return m, nil
+	switch string(s) { // compares without allocating
+	case string(PayNow):
+		return PayNow, nil
+	case string(PayLater):
+		return PayLater, nil
+	case string(SliceIt):
+		return SliceIt, nil
 	}
 	return "", invalid(field, "must be one of PAY_NOW, PAY_LATER, SLICE_IT, got %s", quote(raw))
 }
@@ -221,9 +224,6 @@ func parseMerchant(raw []byte) (string, *InvalidError) {
 		}
 		b[i] = c
 	}
-	if string(b[:]) == s {
-		return s, nil
-	}
 	return string(b[:]), nil
 }
 
@@ -244,7 +244,7 @@ func parseDate(raw []byte) (time.Time, *InvalidError) {
 	}
 	num := func(i, n int) (int, bool) {
 		v := 0
-		for _, c := range []byte(s[i : i+n]) {
+		for _, c := range s[i : i+n] {
 			if c < '0' || c > '9' {
 				return 0, false
 			}
@@ -298,7 +298,7 @@ func parseDate(raw []byte) (time.Time, *InvalidError) {
 	}
 	offset := 0
 	switch zone := s[i:]; {
-	case zone == "Z" || zone == "z":
+	case len(zone) == 1 && (zone[0] == 'Z' || zone[0] == 'z'):
 	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':':
 		oh, ok1 := num(i+1, 2)
 		om, ok2 := num(i+4, 2)
@@ -362,13 +362,17 @@ func (s *scanner) value() []byte {
 	switch s.peek() {
 	case '"':
 		s.i++
-		for s.b[s.i] != '"' {
-			if s.b[s.i] == '\\' {
-				s.i++
+		for {
+			j := bytes.IndexByte(s.b[s.i:], '"') + s.i
+			k := j - 1 // count the backslashes before the quote
+			for k >= s.i && s.b[k] == '\\' {
+				k--
 			}
-			s.i++
+			s.i = j + 1
+			if (j-1-k)%2 == 0 {
+				break
+			}
 		}
-		s.i++
 	case '{', '[':
 		depth := 0
 		for {
