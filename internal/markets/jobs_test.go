@@ -1,0 +1,72 @@
+package markets_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/acmecheckout/reports/internal/markets"
+)
+
+func TestCatalog(t *testing.T) {
+	want := map[markets.Job][]string{
+		markets.Currency:      {"CURRFX/EURUSD", "CURRFX/GBPUSD"},
+		markets.Economics:     {"FRED/GDP", "FRED/M1", "FRED/DFF", "FRED/UNRATE"},
+		markets.Equities:      {"WIKI/FB", "WIKI/AMZN", "WIKI/GOOG", "WIKI/NVDA"},
+		markets.InterestRates: {"FED/RIFSPFF_N_D", "USTREASURY/YIELD", "USTREASURY/LONGTERMRATES"},
+		markets.RealEstate:    {"ZILLOW/Z94108_ZHVIAH"},
+	}
+	for i, j := range markets.Jobs() {
+		t.Run(fmt.Sprintf("%d %s", i, j), func(t *testing.T) {
+			var got []string
+			for _, d := range j.Datasets() {
+				if d.Job != j || d.Description == "" {
+					t.Errorf("%s: job %q, description %q", d, d.Job, d.Description)
+				}
+				got = append(got, d.String())
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want[j]) {
+				t.Errorf("datasets = %v, want %v", got, want[j])
+			}
+		})
+	}
+	if n := len(markets.Catalog()); n != 14 {
+		t.Errorf("catalog has %d datasets, want 14", n)
+	}
+	if _, err := markets.ParseZillowCode(markets.RealEstate.Datasets()[0].Ticker); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestParseJob(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    markets.Job
+		wantErr string
+	}{
+		{"currency", markets.Currency, ""},
+		{"interest_rates", markets.InterestRates, ""},
+		{"Currency", "", `unknown job "Currency"`},
+		{"", "", "want one of currency, economics, equities, interest_rates, real_estate"},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %s", i, tc.in), func(t *testing.T) {
+			got, err := markets.ParseJob(tc.in)
+			if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("ParseJob(%q) = %q, %v; want %q, %q", tc.in, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestDefaultWindowDays(t *testing.T) {
+	for _, j := range markets.Jobs() {
+		want := 7
+		if j == markets.RealEstate {
+			want = 90
+		}
+		if got := j.DefaultWindowDays(); got != want {
+			t.Errorf("%s: %d days, want %d", j, got, want)
+		}
+	}
+}
