@@ -1,25 +1,85 @@
-// Package dynamo is the DynamoDB store behind the purchase reports: it counts
-// purchase deliveries into the datapoints table (SPEC §3) with atomic ADD
-// updates, optionally exactly once per SQS message, and reads the counts back.
+// Package dynamo is the DynamoDB store behind the purchase reports (SPEC §3).
+// It counts purchase deliveries into the datapoints table with atomic ADD
+// updates, one per distinct datapoint, and reads the counts back.
+//
+// Two modes:
+//
+//   - Plain (the default): one UpdateItem per distinct datapoint of the whole
+//     call. Deliveries whose datapoint still fails after retries are reported
+//     failed, and the increments they contributed to other datapoints are
+//     taken back. Plain mode is at-least-once: when DynamoDB applies a write
+//     but its response is lost, the SDK's retry applies it again.
+//   - Exactly-once (WithIdempotencyTable): one TransactWriteItems per chunk of
+//     messages puts a marker per message id (conditional on its absence) and
+//     the chunk's ADD updates, so a message delivered again is reported as a
+//     duplicate instead of being counted twice.
+//
+// Table layout: datapoints table keyed by `datapoint` (S) with `events` (N),
+// `report` (S) and `listKey` (S, `<report>|<day>` for daily reports,
+// `<report>` otherwise), and a KEYS_ONLY index byListKey (listKey, datapoint)
+// to list a report without a Scan; idempotency table keyed by `id` (S) with
+// TTL attribute `expiresAt` (N, epoch seconds).
 package dynamo
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/acmecheckout/reports/internal/purchase"
 )
 
+// Attribute and index names of the tables (SPEC §3, template.yaml).
+const (
+	AttrDatapoint = "datapoint"
+	AttrEvents    = "events"
+	AttrReport    = "report"
+	AttrListKey   = "listKey"
+	IndexByList   = "byListKey"
+	AttrID        = "id"
+	AttrExpiresAt = "expiresAt"
+)
+
+// Defaults of the options.
+const (
+	// DefaultMarkerTTL keeps a message's idempotency marker longer than SQS's
+	// longest retention (14 days), so a redelivery always finds it.
+	DefaultMarkerTTL = 15 * 24 * time.Hour
+	// MaxTransactionItems is DynamoDB's limit of items per TransactWriteItems.
+	MaxTransactionItems = 100
+	// DefaultConcurrency bounds the requests one Count call has in flight.
+	DefaultConcurrency = 8
+	// DefaultMaxAttempts is how many times a request is tried, first try
+	// included, before its deliveries are reported failed.
+	DefaultMaxAttempts = 6
+	// DefaultBackoffBase and DefaultBackoffMax shape the capped exponential
+	// backoff with full jitter between attempts.
+	DefaultBackoffBase = 50 * time.Millisecond
+	DefaultBackoffMax  = 2 * time.Second
+)
+
 // Store counts and reads purchase report datapoints in DynamoDB. It
-// implements purchase.Counter and purchase.Reader.
+// implements purchase.Counter and purchase.Reader and is safe for concurrent
+// use.
 type Store struct {
 	client      *dynamodb.Client
 	table       string
 	idempotency string
 	log         *slog.Logger
+	now         func() time.Time
+	markerTTL   time.Duration
+	maxTxItems  int
+	concurrency int
+	maxAttempts int
+	backoffBase time.Duration
+	backoffMax  time.Duration
+	retryer     *retry.Standard
 }
 
 var (
@@ -31,39 +91,123 @@ var (
 type Option func(*Store)
 
 // WithIdempotencyTable turns on exactly-once mode: each message id is counted
-// at most once, recorded in the named table.
+// at most once, with a marker in the named table.
 func WithIdempotencyTable(name string) Option { return func(s *Store) { s.idempotency = name } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
-// New returns a Store over the datapoints table.
+// WithClock sets the clock that dates idempotency markers (default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithMarkerTTL sets how long an idempotency marker lives (default
+// DefaultMarkerTTL). Keep it longer than the queue's retention period.
+func WithMarkerTTL(d time.Duration) Option { return func(s *Store) { s.markerTTL = d } }
+
+// WithMaxTransactionItems lowers the items per transaction below
+// MaxTransactionItems, e.g. to force several chunks in tests. Values are
+// clamped to [6, MaxTransactionItems]: one message needs up to six items.
+func WithMaxTransactionItems(n int) Option {
+	return func(s *Store) { s.maxTxItems = min(max(n, 6), MaxTransactionItems) }
+}
+
+// WithConcurrency bounds the requests one Count or List call has in flight
+// (default DefaultConcurrency).
+func WithConcurrency(n int) Option { return func(s *Store) { s.concurrency = max(n, 1) } }
+
+// WithRetry sets how often a request is tried (first try included) and the
+// capped exponential backoff with full jitter between tries (defaults
+// DefaultMaxAttempts, DefaultBackoffBase, DefaultBackoffMax). It applies both
+// to the SDK's retries (throttling, 5xx, timeouts) and to the store's own
+// (transaction conflicts, unprocessed keys).
+func WithRetry(maxAttempts int, base, maxDelay time.Duration) Option {
+	return func(s *Store) {
+		s.maxAttempts = max(maxAttempts, 1)
+		s.backoffBase, s.backoffMax = base, maxDelay
+	}
+}
+
+// New returns a Store over the datapoints table. The store applies its own
+// retry policy (WithRetry) to every request it makes with c.
 func New(c *dynamodb.Client, table string, opts ...Option) *Store {
-	s := &Store{client: c, table: table, log: slog.Default()}
+	s := &Store{
+		client:      c,
+		table:       table,
+		log:         slog.Default(),
+		now:         time.Now,
+		markerTTL:   DefaultMarkerTTL,
+		maxTxItems:  MaxTransactionItems,
+		concurrency: DefaultConcurrency,
+		maxAttempts: DefaultMaxAttempts,
+		backoffBase: DefaultBackoffBase,
+		backoffMax:  DefaultBackoffMax,
+	}
 	for _, o := range opts {
 		o(s)
 	}
+	s.retryer = retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = s.maxAttempts
+		o.MaxBackoff = s.backoffMax
+		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
+			return s.backoff(attempt), nil
+		})
+	})
 	return s
 }
 
-// Count implements purchase.Counter.
-func (s *Store) Count(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
-	return purchase.CountResult{}, errors.New("not implemented")
+// withRetryer is the per-operation option that gives every request the
+// store's retry policy.
+func (s *Store) withRetryer(o *dynamodb.Options) { o.Retryer = s.retryer }
+
+// backoff returns the full-jitter delay before retry number attempt (1-based):
+// uniform in [0, min(max, base·2^(attempt-1))].
+func (s *Store) backoff(attempt int) time.Duration {
+	d := s.backoffMax
+	if attempt < 32 {
+		if e := s.backoffBase << (attempt - 1); e > 0 && e < d {
+			d = e
+		}
+	}
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d + 1)
 }
 
-// Get implements purchase.Reader.
-func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Count, error) {
-	return purchase.Count{}, errors.New("not implemented")
+// sleep waits d or until ctx is done, whichever comes first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
-// List implements purchase.Reader.
-func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Count, error) {
-	return nil, errors.New("not implemented")
+// sdkRetries returns how many times the SDK retried a successful request.
+func sdkRetries(md middleware.Metadata) int {
+	if r, ok := retry.GetAttemptResults(md); ok && len(r.Results) > 1 {
+		return len(r.Results) - 1
+	}
+	return 0
 }
 
-// CreateTables creates the datapoints table (and the idempotency table when
-// idempotency != "") as template.yaml defines them, waiting until active; for
-// the demo and tests.
-func CreateTables(ctx context.Context, c *dynamodb.Client, datapoints, idempotency string) error {
-	return errors.New("not implemented")
+// each runs fn(0) … fn(n-1) on at most limit goroutines and waits for all.
+func each(n, limit int, fn func(i int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
 }

@@ -1,0 +1,378 @@
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/acmecheckout/reports/internal/purchase"
+)
+
+// compensationTimeout bounds the writes that take back a failed delivery's
+// increments; they run even when the caller's context is already done.
+const compensationTimeout = 10 * time.Second
+
+// Count implements purchase.Counter: exactly once per message id when the
+// store has an idempotency table, at least once otherwise (see the package
+// documentation).
+func (s *Store) Count(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
+	if len(ds) == 0 {
+		return purchase.CountResult{}, nil
+	}
+	if s.idempotency != "" {
+		return s.countOnce(ctx, ds)
+	}
+	return s.countPlain(ctx, ds)
+}
+
+// countPlain writes one ADD per distinct datapoint. Deliveries touching a
+// datapoint that failed are reported failed, and what they added to the
+// datapoints that succeeded is taken back so a redelivery does not count it
+// twice.
+func (s *Store) countPlain(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
+	counts := purchase.Counts{}
+	for _, d := range ds {
+		counts.Add(d.Event)
+	}
+	dps := sortedDatapoints(counts)
+	errs := make([]error, len(dps))
+	retries := make([]int, len(dps))
+	each(len(dps), s.concurrency, func(i int) {
+		retries[i], errs[i] = s.add(ctx, dps[i], counts[dps[i]])
+	})
+
+	var res purchase.CountResult
+	failed := map[purchase.Datapoint]error{}
+	var firstErr error
+	for i, dp := range dps {
+		res.Retries += retries[i]
+		if errs[i] != nil {
+			failed[dp] = errs[i]
+			firstErr = cmp.Or(firstErr, errs[i])
+		} else {
+			res.Datapoints++
+		}
+	}
+	if len(failed) == 0 {
+		return res, nil
+	}
+	if res.Datapoints == 0 && unusable(firstErr) {
+		return res, fmt.Errorf("count %d deliveries: %w", len(ds), firstErr)
+	}
+
+	res.Failed = map[string]error{}
+	undo := purchase.Counts{}
+	for _, d := range ds {
+		points := d.Event.Datapoints()
+		var why error
+		for _, dp := range points {
+			if err, ok := failed[dp]; ok {
+				why = err
+				break
+			}
+		}
+		if why == nil {
+			continue
+		}
+		res.Failed[d.MessageID] = why
+		for _, dp := range points {
+			if _, ok := failed[dp]; !ok {
+				undo[dp]--
+			}
+		}
+	}
+	s.compensate(ctx, undo)
+	return res, nil
+}
+
+// compensate adds the (negative) deltas back. A delta that cannot be written
+// leaves its datapoint too high: it is logged at ERROR with the exact
+// datapoint and delta so an operator can correct it.
+func (s *Store) compensate(ctx context.Context, undo purchase.Counts) {
+	if len(undo) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), compensationTimeout)
+	defer cancel()
+	dps := sortedDatapoints(undo)
+	each(len(dps), s.concurrency, func(i int) {
+		dp, n := dps[i], undo[dps[i]]
+		if _, err := s.add(ctx, dp, n); err != nil {
+			s.log.ErrorContext(ctx, "compensation failed: datapoint is too high by -delta; its deliveries are reported failed and will be counted again",
+				"table", s.table, "datapoint", dp.Key, "report", string(dp.Report), "delta", n, "error", err)
+		}
+	})
+	s.log.WarnContext(ctx, "took back the increments of failed deliveries", "table", s.table, "datapoints", len(dps))
+}
+
+// add applies one atomic ADD of n to a datapoint and returns how often the
+// SDK retried it.
+func (s *Store) add(ctx context.Context, dp purchase.Datapoint, n int64) (int, error) {
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       datapointKey(dp.Key),
+		UpdateExpression:          aws.String(addExpression),
+		ExpressionAttributeNames:  addNames(),
+		ExpressionAttributeValues: addValues(dp, n),
+	}, s.withRetryer)
+	if err != nil {
+		return 0, fmt.Errorf("add %d to %s: %w", n, dp.Key, err)
+	}
+	return sdkRetries(out.ResultMetadata), nil
+}
+
+// addExpression is the only way counts change: an atomic ADD (SPEC §3).
+const addExpression = "ADD #events :n SET #report = :r, #listKey = :lk"
+
+func addNames() map[string]string {
+	return map[string]string{"#events": AttrEvents, "#report": AttrReport, "#listKey": AttrListKey}
+}
+
+func addValues(dp purchase.Datapoint, n int64) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		":n":  &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)},
+		":r":  &types.AttributeValueMemberS{Value: string(dp.Report)},
+		":lk": &types.AttributeValueMemberS{Value: listKey(dp.Report, dp.Day())},
+	}
+}
+
+func datapointKey(datapoint string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrDatapoint: &types.AttributeValueMemberS{Value: datapoint}}
+}
+
+// listKey is the byListKey partition of a report's datapoints: `<report>|<day>`
+// for daily reports, `<report>` for the all-time ones.
+func listKey(r purchase.Report, day string) string {
+	if day == "" {
+		return string(r)
+	}
+	return string(r) + "|" + day
+}
+
+func sortedDatapoints(c purchase.Counts) []purchase.Datapoint {
+	return slices.SortedFunc(maps.Keys(c), func(a, b purchase.Datapoint) int { return cmp.Compare(a.Key, b.Key) })
+}
+
+// unusable reports whether err means no request can succeed (the table does
+// not exist), as opposed to a transient failure.
+func unusable(err error) bool {
+	var rnf *types.ResourceNotFoundException
+	return errors.As(err, &rnf)
+}
+
+// message is one distinct message of an exactly-once call.
+type message struct {
+	id     string
+	points [5]purchase.Datapoint
+}
+
+// chunkResult is what became of one chunk's messages.
+type chunkResult struct {
+	duplicates   []string
+	failed       []string
+	err          error
+	datapoints   int
+	transactions int
+	retries      int
+}
+
+// countOnce counts each distinct message id at most once, in transactions of
+// at most s.maxTxItems items.
+func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
+	var res purchase.CountResult
+	seen := make(map[string]bool, len(ds))
+	var repeated []string
+	msgs := make([]message, 0, len(ds))
+	for _, d := range ds {
+		switch {
+		case d.MessageID == "":
+			if res.Failed == nil {
+				res.Failed = map[string]error{}
+			}
+			res.Failed[""] = errors.New("a delivery has no message id: exactly-once counting needs one")
+		case seen[d.MessageID]:
+			repeated = append(repeated, d.MessageID)
+		default:
+			seen[d.MessageID] = true
+			msgs = append(msgs, message{id: d.MessageID, points: d.Event.Datapoints()})
+		}
+	}
+	// Messages sharing hour, bracket, method and merchant share datapoints:
+	// ordered that way, chunks need fewer distinct updates.
+	slices.SortFunc(msgs, func(a, b message) int {
+		return cmp.Or(cmp.Compare(a.points[1].Key, b.points[1].Key), cmp.Compare(a.points[4].Key, b.points[4].Key))
+	})
+	chunks := s.chunks(msgs)
+	results := make([]chunkResult, len(chunks))
+	expires := strconv.FormatInt(s.now().Add(s.markerTTL).Unix(), 10)
+	each(len(chunks), s.concurrency, func(i int) {
+		results[i] = s.transact(ctx, chunks[i], expires)
+	})
+
+	var firstErr error
+	for _, r := range results {
+		res.Duplicates = append(res.Duplicates, r.duplicates...)
+		res.Datapoints += r.datapoints
+		res.Transactions += r.transactions
+		res.Retries += r.retries
+		if len(r.failed) > 0 {
+			if res.Failed == nil {
+				res.Failed = map[string]error{}
+			}
+			for _, id := range r.failed {
+				res.Failed[id] = r.err
+			}
+			firstErr = cmp.Or(firstErr, r.err)
+		}
+	}
+	for _, id := range repeated {
+		if _, failed := res.Failed[id]; !failed {
+			res.Duplicates = append(res.Duplicates, id)
+		}
+	}
+	if res.Transactions == 0 && firstErr != nil && unusable(firstErr) {
+		return res, fmt.Errorf("count %d deliveries: %w", len(ds), firstErr)
+	}
+	return res, nil
+}
+
+// chunks splits msgs greedily into runs whose markers plus distinct
+// datapoints fit in one transaction.
+func (s *Store) chunks(msgs []message) [][]message {
+	var out [][]message
+	start := 0
+	points := map[purchase.Datapoint]struct{}{}
+	for i, m := range msgs {
+		fresh := 0
+		for _, dp := range m.points {
+			if _, ok := points[dp]; !ok {
+				fresh++
+			}
+		}
+		if i-start+1+len(points)+fresh > s.maxTxItems {
+			out = append(out, msgs[start:i])
+			start = i
+			clear(points)
+		}
+		for _, dp := range m.points {
+			points[dp] = struct{}{}
+		}
+	}
+	if start < len(msgs) {
+		out = append(out, msgs[start:])
+	}
+	return out
+}
+
+// transact counts one chunk in one transaction: a marker per message,
+// conditional on its absence, plus one ADD per distinct datapoint. Messages
+// whose marker exists are duplicates and are dropped; conflicts and
+// throttling are retried with backoff; anything else fails the chunk, none of
+// whose increments is then applied.
+func (s *Store) transact(ctx context.Context, msgs []message, expires string) chunkResult {
+	var r chunkResult
+	live := slices.Clone(msgs)
+	for attempt := 1; len(live) > 0; {
+		counts := purchase.Counts{}
+		for _, m := range live {
+			for _, dp := range m.points {
+				counts[dp]++
+			}
+		}
+		dps := sortedDatapoints(counts)
+		items := make([]types.TransactWriteItem, 0, len(live)+len(dps))
+		for _, m := range live {
+			items = append(items, types.TransactWriteItem{Put: &types.Put{
+				TableName: aws.String(s.idempotency),
+				Item: map[string]types.AttributeValue{
+					AttrID:        &types.AttributeValueMemberS{Value: m.id},
+					AttrExpiresAt: &types.AttributeValueMemberN{Value: expires},
+				},
+				ConditionExpression:      aws.String("attribute_not_exists(#id)"),
+				ExpressionAttributeNames: map[string]string{"#id": AttrID},
+			}})
+		}
+		for _, dp := range dps {
+			items = append(items, types.TransactWriteItem{Update: &types.Update{
+				TableName:                 aws.String(s.table),
+				Key:                       datapointKey(dp.Key),
+				UpdateExpression:          aws.String(addExpression),
+				ExpressionAttributeNames:  addNames(),
+				ExpressionAttributeValues: addValues(dp, counts[dp]),
+			}})
+		}
+
+		out, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}, s.withRetryer)
+		if err == nil {
+			r.transactions++
+			r.datapoints += len(dps)
+			r.retries += sdkRetries(out.ResultMetadata)
+			return r
+		}
+		dups, retryable := cancellation(err, len(live), len(items))
+		if len(dups) > 0 {
+			// Already counted by an earlier delivery: report, drop, go on.
+			kept := live[:0]
+			for i, m := range live {
+				if _, dup := slices.BinarySearch(dups, i); dup {
+					r.duplicates = append(r.duplicates, m.id)
+				} else {
+					kept = append(kept, m)
+				}
+			}
+			live = kept
+			continue
+		}
+		if retryable && attempt < s.maxAttempts {
+			if serr := sleep(ctx, s.backoff(attempt)); serr == nil {
+				attempt++
+				r.retries++
+				continue
+			}
+		}
+		r.err = fmt.Errorf("transact %d messages into %s: %w", len(live), s.table, err)
+		for _, m := range live {
+			r.failed = append(r.failed, m.id)
+		}
+		s.log.WarnContext(ctx, "messages not counted; they may be delivered again", "table", s.table, "messages", len(live), "error", err)
+		return r
+	}
+	return r
+}
+
+// cancellation reads a TransactionCanceledException whose reasons are
+// index-aligned with the items, the first markers of which are message
+// markers. It returns the (ascending) indexes of markers that already exist,
+// and whether the transaction failed only for reasons worth retrying
+// (conflicts, throttling). An error that is not a cancellation, or names an
+// unexpected reason, returns neither: the chunk fails.
+func cancellation(err error, markers, items int) (dups []int, retryable bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) || len(tce.CancellationReasons) != items {
+		return nil, false
+	}
+	for i, reason := range tce.CancellationReasons {
+		switch code := aws.ToString(reason.Code); code {
+		case "", "None":
+		case "ConditionalCheckFailed":
+			if i >= markers { // the updates carry no condition
+				return nil, false
+			}
+			dups = append(dups, i)
+		case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
+			retryable = true
+		default:
+			return nil, false
+		}
+	}
+	return dups, retryable
+}

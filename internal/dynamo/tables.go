@@ -1,0 +1,111 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+)
+
+// tableWait bounds how long CreateTables waits for a table to become active.
+const tableWait = 5 * time.Minute
+
+// CreateTables creates the datapoints table (and the idempotency table when
+// idempotency != "") as template.yaml defines them, waiting until active; for
+// the demo and tests. Tables that already exist are left as they are. TTL on
+// the idempotency table is enabled where the endpoint supports it; local
+// emulators (minidyn, dynalite) do not, which is logged and tolerated.
+func CreateTables(ctx context.Context, c *dynamodb.Client, datapoints, idempotency string) error {
+	err := createTable(ctx, c, &dynamodb.CreateTableInput{
+		TableName:   aws.String(datapoints),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(AttrDatapoint), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrListKey), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(AttrDatapoint), KeyType: types.KeyTypeHash},
+		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(IndexByList),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrListKey), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrDatapoint), KeyType: types.KeyTypeRange},
+			},
+			// Keys only: a count update never writes to the index.
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}},
+	})
+	if err != nil || idempotency == "" {
+		return err
+	}
+	err = createTable(ctx, c, &dynamodb.CreateTableInput{
+		TableName:   aws.String(idempotency),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(AttrID), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(AttrID), KeyType: types.KeyTypeHash},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(idempotency),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(AttrExpiresAt),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	switch {
+	case err == nil, alreadyEnabled(err):
+		return nil
+	case unsupported(err):
+		slog.Default().WarnContext(ctx, "endpoint does not support TimeToLive; idempotency markers will not expire", "table", idempotency, "error", err)
+		return nil
+	}
+	return fmt.Errorf("enable TTL on %s: %w", idempotency, err)
+}
+
+// createTable creates a table unless it exists and waits until it is active.
+func createTable(ctx context.Context, c *dynamodb.Client, in *dynamodb.CreateTableInput) error {
+	name := aws.ToString(in.TableName)
+	var inUse *types.ResourceInUseException
+	if _, err := c.CreateTable(ctx, in); err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 5*time.Second
+	})
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, tableWait); err != nil {
+		return fmt.Errorf("wait for table %s: %w", name, err)
+	}
+	return nil
+}
+
+// alreadyEnabled reports AWS's answer to enabling TTL twice.
+func alreadyEnabled(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationException" &&
+		strings.Contains(strings.ToLower(ae.ErrorMessage()), "already enabled")
+}
+
+// unsupported reports an endpoint (an emulator) that does not know the
+// operation: dynalite answers UnknownOperationException, minidyn a plain-text
+// 400 "unsupported operation".
+func unsupported(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.ErrorCode() == "UnknownOperationException" || strings.Contains(ae.ErrorMessage(), "unsupported operation")
+}
