@@ -1,0 +1,228 @@
+package sqs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// PublisherAPI is the part of the SQS client a Publisher uses.
+type PublisherAPI interface {
+	SendMessageBatch(ctx context.Context, in *awssqs.SendMessageBatchInput, optFns ...func(*awssqs.Options)) (*awssqs.SendMessageBatchOutput, error)
+}
+
+// Limits of one SendMessageBatch call the Publisher keeps to: ten entries and
+// 256 KiB, so that a batch fits a queue with the former default
+// MaximumMessageSize too. A larger body goes alone.
+const (
+	publishBatchEntries = 10
+	publishBatchBytes   = 256 * 1024
+)
+
+// Publisher sends message bodies to one queue with SendMessageBatch, ten per
+// call, and sends again the entries SQS fails for reasons of its own.
+type Publisher struct {
+	client   PublisherAPI
+	queueURL string
+	attempts int
+	backoff  time.Duration
+	log      *slog.Logger
+}
+
+// PublisherOption configures a Publisher.
+type PublisherOption func(*Publisher)
+
+// WithPublishAttempts sets how many times an entry is sent before it is
+// reported as failed (default 5). Entries SQS rejects as the sender's fault
+// (e.g. invalid characters) are never sent again.
+func WithPublishAttempts(n int) PublisherOption {
+	return func(p *Publisher) { p.attempts = max(n, 1) }
+}
+
+// WithPublishBackoff sets the wait before the first resend of failed
+// entries; it doubles on each further attempt (default 100ms).
+func WithPublishBackoff(d time.Duration) PublisherOption {
+	return func(p *Publisher) { p.backoff = d }
+}
+
+// WithPublisherLogger sets the logger for resends and failures (default: discard).
+func WithPublisherLogger(l *slog.Logger) PublisherOption {
+	return func(p *Publisher) { p.log = l }
+}
+
+// NewPublisher returns a Publisher sending to queueURL.
+func NewPublisher(client PublisherAPI, queueURL string, opts ...PublisherOption) *Publisher {
+	p := &Publisher{
+		client:   client,
+		queueURL: queueURL,
+		attempts: 5,
+		backoff:  100 * time.Millisecond,
+		log:      slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// PublishResult says what became of the bodies given to a Publisher.
+type PublishResult struct {
+	// Sent is the number of messages SQS accepted.
+	Sent int
+	// Calls is the number of SendMessageBatch calls made.
+	Calls int
+	// Resent is the number of entries sent again after SQS failed them.
+	Resent int
+	// Failed lists the bodies that were not sent, in input order.
+	Failed []PublishFailure
+}
+
+// PublishFailure is a body SQS did not accept.
+type PublishFailure struct {
+	// Line is the body's 1-based position in the input (its line number).
+	Line int
+	// Code and Message are SQS's reason.
+	Code, Message string
+	// SenderFault is true when the body itself was refused.
+	SenderFault bool
+}
+
+// ErrNotAllSent is returned (wrapped) when some bodies were not accepted;
+// PublishResult.Failed says which and why.
+var ErrNotAllSent = errors.New("not every message was sent")
+
+// Publish sends bodies in order; a body's Line is its index + 1.
+func (p *Publisher) Publish(ctx context.Context, bodies []string) (PublishResult, error) {
+	var res PublishResult
+	b := p.newBatch(&res)
+	for i, body := range bodies {
+		if err := b.add(ctx, i+1, body); err != nil {
+			return res, err
+		}
+	}
+	return res, b.finish(ctx)
+}
+
+// PublishLines sends each non-blank line of r as one message body (a JSON
+// lines file of purchase events). Bodies are sent as they are, valid or not:
+// judging them is the consumer's job.
+func (p *Publisher) PublishLines(ctx context.Context, r io.Reader) (PublishResult, error) {
+	var res PublishResult
+	b := p.newBatch(&res)
+	br := bufio.NewReader(r)
+	for line := 1; ; line++ {
+		raw, readErr := br.ReadBytes('\n')
+		if readErr != nil && !errors.Is(readErr, io.EOF) {
+			return res, fmt.Errorf("read line %d: %w", line, readErr)
+		}
+		body := bytes.TrimRight(raw, "\r\n")
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := b.add(ctx, line, string(body)); err != nil {
+				return res, err
+			}
+		}
+		if readErr != nil {
+			break
+		}
+	}
+	return res, b.finish(ctx)
+}
+
+// batch gathers entries until a SendMessageBatch call is full.
+type batch struct {
+	p       *Publisher
+	res     *PublishResult
+	entries []entry
+	bytes   int
+}
+
+type entry struct {
+	line int
+	body string
+}
+
+func (p *Publisher) newBatch(res *PublishResult) *batch {
+	return &batch{p: p, res: res}
+}
+
+func (b *batch) add(ctx context.Context, line int, body string) error {
+	if len(b.entries) == publishBatchEntries || (len(b.entries) > 0 && b.bytes+len(body) > publishBatchBytes) {
+		if err := b.flush(ctx); err != nil {
+			return err
+		}
+	}
+	b.entries = append(b.entries, entry{line, body})
+	b.bytes += len(body)
+	return nil
+}
+
+func (b *batch) finish(ctx context.Context) error {
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	if n := len(b.res.Failed); n > 0 {
+		slices.SortFunc(b.res.Failed, func(x, y PublishFailure) int { return x.Line - y.Line })
+		return fmt.Errorf("%d of %d messages: %w", n, n+b.res.Sent, ErrNotAllSent)
+	}
+	return nil
+}
+
+// flush sends the gathered entries, resending those SQS failed through no
+// fault of theirs, with exponential backoff.
+func (b *batch) flush(ctx context.Context) error {
+	pending := b.entries
+	b.entries, b.bytes = nil, 0
+	wait := b.p.backoff
+	for attempt := 1; len(pending) > 0; attempt++ {
+		if attempt > 1 {
+			b.res.Resent += len(pending)
+			b.p.log.InfoContext(ctx, "resending failed entries", "entries", len(pending), "attempt", attempt)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("send lines %d-%d: %w", pending[0].line, pending[len(pending)-1].line, ctx.Err())
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+		byID := make(map[string]entry, len(pending))
+		in := &awssqs.SendMessageBatchInput{QueueUrl: aws.String(b.p.queueURL)}
+		for _, e := range pending {
+			id := "line-" + strconv.Itoa(e.line)
+			byID[id] = e
+			in.Entries = append(in.Entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(e.body)})
+		}
+		b.res.Calls++
+		out, err := b.p.client.SendMessageBatch(ctx, in)
+		if err != nil {
+			// The SDK has already retried throttling and transient errors.
+			return fmt.Errorf("send lines %d-%d: %w", pending[0].line, pending[len(pending)-1].line, err)
+		}
+		b.res.Sent += len(out.Successful)
+		pending = pending[:0:0]
+		for _, f := range out.Failed {
+			e, ok := byID[aws.ToString(f.Id)]
+			if !ok {
+				continue
+			}
+			if f.SenderFault || attempt >= b.p.attempts {
+				pf := PublishFailure{Line: e.line, Code: aws.ToString(f.Code), Message: aws.ToString(f.Message), SenderFault: f.SenderFault}
+				b.p.log.WarnContext(ctx, "message not sent", "line", pf.Line, "code", pf.Code, "reason", pf.Message, "senderFault", pf.SenderFault)
+				b.res.Failed = append(b.res.Failed, pf)
+				continue
+			}
+			pending = append(pending, e)
+		}
+	}
+	return nil
+}
