@@ -1,0 +1,143 @@
+package secrets_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/acmecheckout/reports/internal/secrets"
+	"github.com/acmecheckout/reports/internal/secrets/kmstest"
+	"github.com/acmecheckout/reports/internal/testenv"
+)
+
+const function = "markets-etl"
+
+func mustKMS(t *testing.T) (*kmstest.Server, secrets.Decrypter) {
+	t.Helper()
+	testenv.AWSEnv(t)
+	srv := kmstest.NewServer(t)
+	d, err := secrets.New(context.Background(), false, function)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, d
+}
+
+// sdkEncrypt encrypts through the real SDK client, as `aws kms encrypt` would.
+func sdkEncrypt(t *testing.T, plaintext string, encryptionContext map[string]string) string {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := kms.NewFromConfig(cfg).Encrypt(context.Background(), &kms.EncryptInput{
+		KeyId: aws.String("alias/lambda"), Plaintext: []byte(plaintext), EncryptionContext: encryptionContext,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return encode(out.CiphertextBlob)
+}
+
+func TestKMSDecrypt(t *testing.T) {
+	srv, d := mustKMS(t)
+	const secret = "postgres://etl:pa55w0rd@db.internal:5432/dw"
+	tests := []struct {
+		name    string
+		value   string
+		want    string
+		wantErr string
+	}{
+		{name: "console helper ciphertext", value: srv.Encrypt(secret, function), want: secret},
+		{name: "SDK Encrypt ciphertext", value: sdkEncrypt(t, secret, map[string]string{secrets.ContextKey: function}), want: secret},
+		{name: "surrounding whitespace", value: " " + srv.Encrypt(secret, function) + "\n", want: secret},
+		{name: "wrong encryption context", value: srv.Encrypt(secret, "another-function"), wantErr: "InvalidCiphertextException"},
+		{name: "no encryption context", value: sdkEncrypt(t, secret, nil), wantErr: "InvalidCiphertextException"},
+		{name: "plaintext without SECRETS_PLAINTEXT", value: secret, wantErr: "not a base64 KMS ciphertext"},
+		{name: "garbage ciphertext", value: encode([]byte("0123456789abcdefghijklmnopqrstuvwxyz")), wantErr: "InvalidCiphertextException"},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			got, err := d.Decrypt(context.Background(), "DATABASE_URL", tc.value)
+			if tc.wantErr == "" {
+				if err != nil || got != tc.want {
+					t.Fatalf("Decrypt = %q, %v; want %q", got, err, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Decrypt = %q, want an error", got)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.wantErr) || !strings.Contains(msg, "DATABASE_URL") {
+				t.Errorf("error %q: want %q and the setting's name", msg, tc.wantErr)
+			}
+			for _, leak := range []string{secret, "pa55w0rd", strings.TrimSpace(tc.value)} {
+				if strings.Contains(msg, leak) {
+					t.Errorf("error %q contains %q", msg, leak)
+				}
+			}
+		})
+	}
+	if n := srv.Calls("Decrypt"); n != 6 {
+		t.Errorf("%d KMS Decrypt calls, want 6 (one per base64 value)", n)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	srv, d := mustKMS(t)
+	env := map[string]string{"QUANDL_API_KEY": srv.Encrypt("qk-123", function), "DATABASE_URL": srv.Encrypt("postgres://x", function)}
+	got, err := secrets.Resolve(context.Background(), d, mapEnv(env), "QUANDL_API_KEY", "DATABASE_URL")
+	if err != nil || got["QUANDL_API_KEY"] != "qk-123" || got["DATABASE_URL"] != "postgres://x" {
+		t.Fatalf("Resolve = %v, %v", got, err)
+	}
+	if _, err := secrets.Resolve(context.Background(), d, mapEnv(env), "QUANDL_API_KEY", "HEALTH"); err == nil || !strings.Contains(err.Error(), "HEALTH is not set") {
+		t.Errorf("missing setting: error %v", err)
+	}
+	plain, err := secrets.New(context.Background(), true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = secrets.Resolve(context.Background(), plain, mapEnv(map[string]string{"QUANDL_API_KEY": "qk-123"}), "QUANDL_API_KEY")
+	if err != nil || got["QUANDL_API_KEY"] != "qk-123" {
+		t.Errorf("plaintext Resolve = %v, %v", got, err)
+	}
+}
+
+func TestNewNeedsFunctionName(t *testing.T) {
+	testenv.AWSEnv(t)
+	if _, err := secrets.New(context.Background(), false, ""); err == nil || !strings.Contains(err.Error(), "AWS_LAMBDA_FUNCTION_NAME") {
+		t.Errorf("error = %v, want it to name AWS_LAMBDA_FUNCTION_NAME", err)
+	}
+}
+
+func TestScrub(t *testing.T) {
+	base := errors.New("connect postgres://etl:p%40ss@db.internal:5432/dw: user etl password p@ss at db.internal failed")
+	dsn := "postgres://etl:p%40ss@db.internal:5432/dw"
+	got := secrets.Scrub(base, secrets.DatabaseURLSecrets(dsn)...)
+	for _, leak := range []string{"p@ss", "p%40ss", "db.internal", "etl"} {
+		if strings.Contains(got.Error(), leak) {
+			t.Errorf("%q contains %q", got, leak)
+		}
+	}
+	if !errors.Is(got, base) {
+		t.Error("scrubbed error does not unwrap to the original")
+	}
+	if secrets.Scrub(nil, "x") != nil {
+		t.Error("Scrub(nil) != nil")
+	}
+	if e := errors.New("nothing secret"); secrets.Scrub(e, "", "pw") != e {
+		t.Error("Scrub changed an error with no secret in it")
+	}
+}
+
+func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
