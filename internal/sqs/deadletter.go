@@ -1,0 +1,155 @@
+package sqs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Message attributes every dead-lettered message carries.
+const (
+	// AttrError holds why the message was rejected.
+	AttrError = "error"
+	// AttrSourceMessageID holds the id of the message as first received.
+	AttrSourceMessageID = "sourceMessageId"
+)
+
+// Limits of one SendMessageBatch call.
+const (
+	maxBatchEntries = 10
+	// maxBatchBytes is the largest total payload (bodies and attributes) of
+	// one batch: 1 MiB since SQS raised its message size limit.
+	maxBatchBytes = 1 << 20
+)
+
+// DeadLetterMessage is a rejected message to park on the dead-letter queue.
+type DeadLetterMessage struct {
+	// MessageID is the id of the original message; it becomes the
+	// sourceMessageId attribute.
+	MessageID string
+	// Body is the original body, sent unchanged.
+	Body string
+	// Reason says why it was rejected; it becomes the error attribute.
+	Reason string
+	// GroupID is the original message group for FIFO queues ("" otherwise).
+	GroupID string
+}
+
+// DeadLetter sends rejected messages to one SQS queue.
+type DeadLetter struct {
+	client *awssqs.Client
+	url    string
+	fifo   bool
+}
+
+// NewDeadLetter returns a DeadLetter sending to the queue at url. A FIFO queue
+// (url ending in .fifo) gets each message in its original group, or group
+// "invalid" when it had none, deduplicated on the source message id.
+func NewDeadLetter(client *awssqs.Client, url string) *DeadLetter {
+	return &DeadLetter{client: client, url: url, fifo: strings.HasSuffix(url, ".fifo")}
+}
+
+// Send sends msgs with SendMessageBatch, at most ten and 1 MiB per call. It
+// returns the messages that were not sent, by MessageID, with why: every
+// message of a call that failed as a whole, and each entry SQS reported as
+// Failed. Transient failures of a call are retried by the SDK's retryer.
+// A nil map means all were sent.
+func (d *DeadLetter) Send(ctx context.Context, msgs []DeadLetterMessage) map[string]error {
+	var failed map[string]error
+	fail := func(id string, err error) {
+		if failed == nil {
+			failed = make(map[string]error)
+		}
+		failed[id] = err
+	}
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for n < len(msgs) && n < maxBatchEntries {
+			s := d.size(msgs[n])
+			if n > 0 && size+s > maxBatchBytes {
+				break
+			}
+			size += s
+			n++
+		}
+		batch := msgs[:n]
+		msgs = msgs[n:]
+
+		entries := make([]types.SendMessageBatchRequestEntry, len(batch))
+		for i, m := range batch {
+			entries[i] = d.entry(strconv.Itoa(i), m)
+		}
+		out, err := d.client.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(d.url), Entries: entries})
+		if err != nil {
+			err = fmt.Errorf("send to dead-letter queue: %w", err)
+			for _, m := range batch {
+				fail(m.MessageID, err)
+			}
+			continue
+		}
+		for _, f := range out.Failed {
+			i, convErr := strconv.Atoi(aws.ToString(f.Id))
+			if convErr != nil || i < 0 || i >= len(batch) {
+				continue // not an id we sent; cannot happen with a conforming server
+			}
+			fail(batch[i].MessageID, fmt.Errorf("send to dead-letter queue: entry failed: %s: %s (sender fault %t)",
+				aws.ToString(f.Code), aws.ToString(f.Message), f.SenderFault))
+		}
+		// An entry neither Successful nor Failed was not confirmed: count it as failed.
+		if len(out.Successful)+len(out.Failed) < len(batch) {
+			seen := make(map[string]bool, len(batch))
+			for _, s := range out.Successful {
+				seen[aws.ToString(s.Id)] = true
+			}
+			for _, f := range out.Failed {
+				seen[aws.ToString(f.Id)] = true
+			}
+			for i, m := range batch {
+				if !seen[strconv.Itoa(i)] {
+					fail(m.MessageID, fmt.Errorf("send to dead-letter queue: entry %d not confirmed", i))
+				}
+			}
+		}
+	}
+	return failed
+}
+
+func (d *DeadLetter) entry(id string, m DeadLetterMessage) types.SendMessageBatchRequestEntry {
+	e := types.SendMessageBatchRequestEntry{
+		Id:          aws.String(id),
+		MessageBody: aws.String(m.Body),
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			AttrError:           {DataType: aws.String("String"), StringValue: aws.String(nonEmpty(m.Reason, "invalid"))},
+			AttrSourceMessageID: {DataType: aws.String("String"), StringValue: aws.String(nonEmpty(m.MessageID, "unknown"))},
+		},
+	}
+	if d.fifo {
+		e.MessageGroupId = aws.String(nonEmpty(m.GroupID, "invalid"))
+		sum := sha256.Sum256([]byte(m.MessageID))
+		e.MessageDeduplicationId = aws.String(hex.EncodeToString(sum[:]))
+	}
+	return e
+}
+
+// size is a message's size as SQS counts it against the batch limit: the body
+// plus each attribute's name, data type and value.
+func (d *DeadLetter) size(m DeadLetterMessage) int {
+	return len(m.Body) +
+		len(AttrError) + len("String") + len(nonEmpty(m.Reason, "invalid")) +
+		len(AttrSourceMessageID) + len("String") + len(nonEmpty(m.MessageID, "unknown"))
+}
+
+// nonEmpty returns s, or def when s is empty (SQS rejects empty attribute values).
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
