@@ -12,9 +12,10 @@ import (
 )
 
 // Upsert writes one series into its job's table and its dataset into
-// dw.markets, in one transaction, with one batched statement. It returns the
-// number of table rows inserted or changed: rows whose values did not change
-// are not rewritten, so loading the same window again returns 0.
+// dw.markets, in one transaction: the rows are copied (COPY) into a temporary
+// table and merged with one INSERT … ON CONFLICT. It returns the number of
+// table rows inserted or changed: rows whose values did not change are not
+// rewritten, so loading the same window again returns 0.
 //
 // Every value must be a decimal number or "" (NULL). A series column the table
 // does not have, a row whose value count differs from the columns, a
@@ -37,7 +38,7 @@ func (w *Warehouse) upsert(ctx context.Context, s markets.Series) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	args, err := t.args(s)
+	b, err := t.batch(s)
 	if err != nil {
 		return 0, err
 	}
@@ -50,10 +51,16 @@ func (w *Warehouse) upsert(ctx context.Context, s markets.Series) (int, error) {
 		if _, err := tx.Exec(ctx, market, ds.Database, ds.Ticker, ds.Description); err != nil {
 			return fmt.Errorf("dw.markets: %w", err)
 		}
-		if len(s.Rows) == 0 {
+		if b.rows == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, t.upsertSQL(), args...)
+		if _, err := tx.Exec(ctx, t.stageSQL()); err != nil {
+			return fmt.Errorf("create staging table: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage"}, t.staged(), pgx.CopyFromSlice(b.rows, b.row)); err != nil {
+			return fmt.Errorf("copy into staging table: %w", err)
+		}
+		tag, err := tx.Exec(ctx, t.mergeSQL(), b.args...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
@@ -118,42 +125,55 @@ func tableOf(job markets.Job) (table, error) {
 	}
 }
 
-// upsertSQL is the table's one batched statement: the rows arrive as arrays
-// ($3 onwards, after dataset and ticker and the fixed columns), one per
-// column, values as text cast to numeric so that no precision is lost. A row
-// whose columns are all unchanged is not rewritten, and does not count.
+// staged returns the staging table's columns: date, key (long tables), then
+// the value columns, as text.
+func (t table) staged() []string {
+	cols := []string{"date"}
+	if t.long {
+		cols = append(cols, "key")
+	}
+	return append(cols, t.values...)
+}
+
+// stageSQL creates the transaction's staging table, dropped at commit.
+func (t table) stageSQL() string {
+	defs := []string{"date date NOT NULL"}
+	for _, c := range t.staged()[1:] {
+		defs = append(defs, c+" text")
+	}
+	return "CREATE TEMPORARY TABLE stage (" + strings.Join(defs, ", ") + ") ON COMMIT DROP"
+}
+
+// mergeSQL moves the staging table into the job's table: dataset and ticker
+// are $1 and $2, the fixed columns $3 onwards; values are cast from text to
+// numeric, so no precision is lost. A row whose columns are all unchanged is
+// not rewritten and does not count.
 //
 //	INSERT INTO dw.economics AS t (dataset, ticker, date, value)
-//	SELECT $1, $2, u.date, u.value::numeric
-//	FROM unnest($3::date[], $4::text[]) AS u (date, value)
+//	SELECT $1::text, $2::text, s.date, s.value::numeric
+//	FROM pg_temp.stage AS s
 //	ON CONFLICT (dataset, ticker, date) DO UPDATE SET value = excluded.value
 //	WHERE (t.value) IS DISTINCT FROM (excluded.value)
-func (t table) upsertSQL() string {
+func (t table) mergeSQL() string {
 	key := []string{"dataset", "ticker", "date"}
 	columns := []string{"dataset", "ticker"}
 	selects := []string{"$1::text", "$2::text"}
-	var arrays, names, updated []string
-	next := 3 // the next parameter number
-	for _, c := range t.fixed {
+	var updated []string
+	for i, c := range t.fixed {
 		columns = append(columns, c)
-		selects = append(selects, fmt.Sprintf("$%d::text", next))
+		selects = append(selects, fmt.Sprintf("$%d::text", i+3))
 		updated = append(updated, c)
-		next++
 	}
-	unnest := func(col, typ, cast string) {
-		columns = append(columns, col)
-		selects = append(selects, "u."+col+cast)
-		arrays = append(arrays, fmt.Sprintf("$%d::%s[]", next, typ))
-		names = append(names, col)
-		next++
-	}
-	unnest("date", "date", "")
+	columns = append(columns, "date")
+	selects = append(selects, "s.date")
 	if t.long {
 		key = append(key, "key")
-		unnest("key", "text", "")
+		columns = append(columns, "key")
+		selects = append(selects, "s.key")
 	}
 	for _, c := range t.values {
-		unnest(c, "text", "::numeric")
+		columns = append(columns, c)
+		selects = append(selects, "s."+c+"::numeric")
 		updated = append(updated, c)
 	}
 
@@ -163,37 +183,43 @@ func (t table) upsertSQL() string {
 		olds = append(olds, "t."+c)
 		news = append(news, "excluded."+c)
 	}
-	return fmt.Sprintf("INSERT INTO %s AS t (%s)\nSELECT %s\nFROM unnest(%s) AS u (%s)\n"+
+	return fmt.Sprintf("INSERT INTO %s AS t (%s)\nSELECT %s\nFROM pg_temp.stage AS s\n"+
 		"ON CONFLICT (%s) DO UPDATE SET %s\nWHERE (%s) IS DISTINCT FROM (%s)",
-		t.name, strings.Join(columns, ", "),
-		strings.Join(selects, ", "),
-		strings.Join(arrays, ", "), strings.Join(names, ", "),
+		t.name, strings.Join(columns, ", "), strings.Join(selects, ", "),
 		strings.Join(key, ", "), strings.Join(sets, ", "),
 		strings.Join(olds, ", "), strings.Join(news, ", "))
 }
 
-// args checks s and returns upsertSQL's arguments: dataset, ticker, the
-// fixed columns, then the date array, the key array (long tables) and one
-// text array per value column, NULL where a value is "" or the series lacks
-// the column.
-func (t table) args(s markets.Series) ([]any, error) {
-	args := []any{s.Dataset.Database, s.Dataset.Ticker}
+// batch is a checked series, ready to copy into the staging table.
+type batch struct {
+	args []any // mergeSQL's parameters
+	rows int   // staging rows
+	// row returns staging row i, in the order of staged(); it reuses one
+	// slice, which CopyFrom encodes before asking for the next row.
+	row func(i int) ([]any, error)
+}
+
+// batch checks s and lays it out for the staging table: one row per date in
+// a wide table (NULL where a value is "" or the series lacks the column), one
+// row per date and column in a long one.
+func (t table) batch(s markets.Series) (batch, error) {
+	b := batch{args: []any{s.Dataset.Database, s.Dataset.Ticker}}
 	if t.derive != nil {
 		fixed, err := t.derive(s.Dataset)
 		if err != nil {
-			return nil, err
+			return batch{}, err
 		}
 		for _, f := range fixed {
-			args = append(args, f)
+			b.args = append(b.args, f)
 		}
 	}
 
-	// at[i] is the table value column of series column i (wide tables).
+	// at[i] is the staging column of series column i (wide tables).
 	at := make([]int, len(s.Columns))
 	seen := make(map[string]bool, len(s.Columns))
 	for i, c := range s.Columns {
 		if c == "" || seen[c] {
-			return nil, fmt.Errorf("column %q: empty or repeated", c)
+			return batch{}, fmt.Errorf("column %q: empty or repeated", c)
 		}
 		seen[c] = true
 		if t.long {
@@ -201,68 +227,57 @@ func (t table) args(s markets.Series) ([]any, error) {
 		}
 		at[i] = indexOf(t.values, c)
 		if at[i] < 0 {
-			return nil, fmt.Errorf("column %q is not a column of %s (it has %s)", c, t.name, strings.Join(t.values, ", "))
+			return batch{}, fmt.Errorf("column %q is not a column of %s (it has %s)", c, t.name, strings.Join(t.values, ", "))
 		}
-	}
-
-	n := len(s.Rows)
-	if t.long {
-		n *= len(s.Columns)
-	}
-	dates := make([]pgtype.Date, 0, n)
-	var keys []string
-	if t.long {
-		keys = make([]string, 0, n)
-	}
-	values := make([][]pgtype.Text, len(t.values))
-	for i := range values {
-		values[i] = make([]pgtype.Text, 0, n)
+		at[i]++ // after date
 	}
 
 	days := make(map[markets.Date]bool, len(s.Rows))
 	for _, r := range s.Rows {
 		if err := checkDate(r.Date); err != nil {
-			return nil, err
+			return batch{}, err
 		}
 		if days[r.Date] {
-			return nil, fmt.Errorf("date %s appears twice", r.Date)
+			return batch{}, fmt.Errorf("date %s appears twice", r.Date)
 		}
 		days[r.Date] = true
 		if len(r.Values) != len(s.Columns) {
-			return nil, fmt.Errorf("date %s: %d values for %d columns", r.Date, len(r.Values), len(s.Columns))
+			return batch{}, fmt.Errorf("date %s: %d values for %d columns", r.Date, len(r.Values), len(s.Columns))
 		}
 		for i, v := range r.Values {
 			if v != "" && !isDecimal(v) {
-				return nil, fmt.Errorf("date %s column %s: %q is not a decimal number", r.Date, s.Columns[i], v)
+				return batch{}, fmt.Errorf("date %s column %s: %q is not a decimal number", r.Date, s.Columns[i], v)
 			}
-		}
-		date := pgtype.Date{Time: r.Date.Time(), Valid: true}
-		if t.long {
-			for i, c := range s.Columns {
-				dates = append(dates, date)
-				keys = append(keys, c)
-				values[0] = append(values[0], text(r.Values[i]))
-			}
-			continue
-		}
-		dates = append(dates, date)
-		for col := range values {
-			values[col] = append(values[col], pgtype.Text{})
-		}
-		for i, v := range r.Values {
-			values[at[i]][len(dates)-1] = text(v)
 		}
 	}
 
-	args = append(args, dates)
+	row := make([]any, len(t.staged()))
 	if t.long {
-		args = append(args, keys)
+		cols := len(s.Columns)
+		b.rows = len(s.Rows) * cols
+		b.row = func(i int) ([]any, error) {
+			r, c := s.Rows[i/cols], i%cols
+			row[0], row[1], row[2] = date(r.Date), s.Columns[c], text(r.Values[c])
+			return row, nil
+		}
+		return b, nil
 	}
-	for _, v := range values {
-		args = append(args, v)
+	b.rows = len(s.Rows)
+	b.row = func(i int) ([]any, error) {
+		r := s.Rows[i]
+		clear(row)
+		row[0] = date(r.Date)
+		for c, v := range r.Values {
+			row[at[c]] = text(v)
+		}
+		return row, nil
 	}
-	return args, nil
+	return b, nil
 }
+
+// date is d as a date parameter: pgx encodes its year, month and day, with no
+// time zone involved.
+func date(d markets.Date) pgtype.Date { return pgtype.Date{Time: d.Time(), Valid: true} }
 
 // text is v as a text parameter, NULL when empty.
 func text(v string) pgtype.Text { return pgtype.Text{String: v, Valid: v != ""} }
