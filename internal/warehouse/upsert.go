@@ -87,6 +87,7 @@ type table struct {
 	long   bool
 }
 
+// tableOf returns the table job loads (SPEC §5).
 func tableOf(job markets.Job) (table, error) {
 	switch job {
 	case markets.Currency:

@@ -100,7 +100,7 @@ func TestOpenErrorsNameNoSecret(t *testing.T) {
 func TestOpenHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := warehouse.Open(ctx, testenv.Postgres(t))
+	_, err := warehouse.Open(ctx, testenv.DefaultPostgresURL)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Open with a cancelled context: %v, want context.Canceled", err)
 	}
