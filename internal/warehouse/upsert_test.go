@@ -233,6 +233,22 @@ func TestUpsertKeepsDescriptionCurrent(t *testing.T) {
 	}
 }
 
+func TestUpsertAcceptsEveryDecimalForm(t *testing.T) {
+	w, conn := mustMigrated(t)
+	values := []string{"2.5e-05", "1E+3", "+1", "-0", ".5", "5.", "0.10"}
+	want := []string{"0.000025", "1000", "1", "0", "0.5", "5", "0.10"}
+	s := markets.Series{Dataset: markets.Dataset{Job: markets.Economics, Database: "FRED", Ticker: "DFF", Description: "Effective Federal Funds Rate"}, Columns: []string{"value"}}
+	for i, v := range values {
+		s.Rows = append(s.Rows, markets.Row{Date: day(2017, 12, 1+i), Values: []string{v}})
+	}
+	if n := mustUpsert(t, w, s); n != len(values) {
+		t.Errorf("Upsert wrote %d rows, want %d", n, len(values))
+	}
+	if got := mustQuery(t, conn, "SELECT value FROM dw.economics ORDER BY date"); !slices.Equal(got, want) {
+		t.Errorf("dw.economics values %q, want %q", got, want)
+	}
+}
+
 func TestUpsertRejectsBadSeriesAndWritesNothing(t *testing.T) {
 	w, conn := mustMigrated(t)
 	fb := markets.Dataset{Job: markets.Equities, Database: "WIKI", Ticker: "FB", Description: "Facebook"}
