@@ -187,12 +187,12 @@ func (a *App) warehouse(ctx context.Context) (Warehouse, error) {
 	hide := secrets.DatabaseURLSecrets(dsn)
 	wh, err := a.deps.Open(ctx, dsn)
 	if err != nil {
-		return nil, secrets.Scrub(fmt.Errorf("open warehouse: %w", err), hide...)
+		return nil, secrets.Scrub(err, hide...)
 	}
 	start := time.Now()
 	if err := wh.Migrate(ctx); err != nil {
 		wh.Close()
-		return nil, secrets.Scrub(fmt.Errorf("migrate warehouse: %w", err), hide...)
+		return nil, secrets.Scrub(fmt.Errorf("warehouse: %w", err), hide...)
 	}
 	a.log.InfoContext(ctx, "warehouse migrated", "took", time.Since(start).String())
 	a.wh = wh
