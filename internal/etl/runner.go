@@ -148,7 +148,10 @@ type JobSummary struct {
 	Tickers     []TickerSummary `json:"tickers"`
 }
 
-// TickerSummary is one dataset's outcome; Error is empty when it loaded.
+// TickerSummary is one dataset's outcome. RowsFetched counts the dates the
+// API returned; RowsWritten the table rows inserted or changed (dw.
+// interest_rates holds one row per date and column; unchanged rows are not
+// counted, so a re-run writes 0). Error is empty when the dataset loaded.
 type TickerSummary struct {
 	Dataset     string `json:"dataset"`
 	Ticker      string `json:"ticker"`
