@@ -12,7 +12,7 @@ LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.n
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: all demo test test-race bench build build-local deploy lint fmt deps clean \
-	build-AggregatorFunction build-EtlFunction
+	build-AggregatorFunction build-EtlFunction lint-template
 
 all: build test
 
@@ -66,6 +66,11 @@ deploy:
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## lint-template: check template.yaml with cfn-lint (it knows AWS SAM), where cfn-lint is installed.
+lint-template:
+	@if command -v cfn-lint >/dev/null 2>&1; then cfn-lint template.yaml; \
+	else echo "cfn-lint not installed: template not linted (go test ./internal/stack/ still checks it)"; fi
 
 ## fmt: format the Go sources.
 fmt:

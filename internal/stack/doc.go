@@ -1,0 +1,4 @@
+// Package stack holds no code: its tests check the AWS SAM template
+// (template.yaml at the repository root) as goformation parses it, property by
+// property, and that docs/stack.md lists every parameter and output.
+package stack
