@@ -3,6 +3,7 @@ package stack_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -29,6 +30,9 @@ func TestGoformationLacksSAMProperties(t *testing.T) {
 
 func TestGlobals(t *testing.T) {
 	s := mustLoad(t, map[string]any{"LogLevel": "DEBUG"})
+	if tr := s.tpl.Transform; tr == nil || tr.String == nil || *tr.String != "AWS::Serverless-2016-10-31" {
+		t.Errorf("Transform = %s, want AWS::Serverless-2016-10-31", show(tr))
+	}
 	g, err := s.tpl.GetServerlessGlobalFunction()
 	if err != nil {
 		t.Fatal(err)
@@ -367,10 +371,10 @@ func TestSchedules(t *testing.T) {
 }
 
 func TestEtlEnvironment(t *testing.T) {
+	params := mustLoad(t, nil).tpl.Parameters
 	for _, name := range []string{"QuandlApiKeyCiphertext", "DatabaseUrlCiphertext"} {
-		p := mustLoad(t, nil).tpl.Parameters[name]
-		if p.NoEcho == nil || !*p.NoEcho || p.Default != nil {
-			t.Errorf("parameter %s: NoEcho %s Default %s, want NoEcho and no default", show(name), show(p.NoEcho), show(p.Default))
+		if p := params[name]; p.NoEcho == nil || !*p.NoEcho || p.Default != nil {
+			t.Errorf("parameter %s: NoEcho %s Default %s, want NoEcho and no default", name, show(p.NoEcho), show(p.Default))
 		}
 	}
 	base := map[string]string{
@@ -379,10 +383,8 @@ func TestEtlEnvironment(t *testing.T) {
 		"QUANDL_BASE_URL":    "https://data.nasdaq.com/api/v3",
 		"QUANDL_CONCURRENCY": "4",
 	}
-	withHealthcheck := map[string]string{"HEALTHCHECK_URL": "https://hc.example/ping/etl"}
-	for k, v := range base {
-		withHealthcheck[k] = v
-	}
+	withHealthcheck := maps.Clone(base)
+	withHealthcheck["HEALTHCHECK_URL"] = "https://hc.example/ping/etl"
 	cases := []struct {
 		name      string
 		overrides map[string]any
@@ -446,9 +448,7 @@ func TestEtlVpcAndPermissions(t *testing.T) {
 			}
 			want := map[string][]string{}
 			for _, p := range tc.perms {
-				for k, v := range p {
-					want[k] = v
-				}
+				maps.Copy(want, p)
 			}
 			assertPermissions(t, s, "EtlRole", want)
 			for _, st := range roleStatements(t, s, "EtlRole") {
