@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // tableWait bounds how long CreateTables waits for a table to become active.
@@ -83,13 +85,35 @@ func createTable(ctx context.Context, c *dynamodb.Client, in *dynamodb.CreateTab
 	if _, err := c.CreateTable(ctx, in); err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", name, err)
 	}
-	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 5*time.Second
-	})
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, tableWait); err != nil {
-		return fmt.Errorf("wait for table %s: %w", name, err)
+	ctx, cancel := context.WithTimeout(ctx, tableWait)
+	defer cancel()
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
+		if err != nil {
+			return fmt.Errorf("wait for table %s: %w", name, err)
+		}
+		if active(out.Table) {
+			return nil
+		}
+		if err := sleep(ctx, delay); err != nil {
+			return fmt.Errorf("wait for table %s to be active: %w", name, err)
+		}
 	}
-	return nil
+}
+
+// active reports whether a table and its indexes are active. The SDK's
+// TableExistsWaiter is not used: it ignores indexes and waits forever on an
+// emulator (minidyn) that reports no status, which counts as active here.
+func active(t *types.TableDescription) bool {
+	if t == nil || (t.TableStatus != "" && t.TableStatus != types.TableStatusActive) {
+		return false
+	}
+	for _, gsi := range t.GlobalSecondaryIndexes {
+		if gsi.IndexStatus != "" && gsi.IndexStatus != types.IndexStatusActive {
+			return false
+		}
+	}
+	return true
 }
 
 // alreadyEnabled reports AWS's answer to enabling TTL twice.
@@ -101,11 +125,13 @@ func alreadyEnabled(err error) bool {
 
 // unsupported reports an endpoint (an emulator) that does not know the
 // operation: dynalite answers UnknownOperationException, minidyn a plain-text
-// 400 "unsupported operation".
+// 400 the SDK cannot decode.
 func unsupported(err error) bool {
 	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
+	if errors.As(err, &ae) && ae.ErrorCode() == "UnknownOperationException" {
+		return true
 	}
-	return ae.ErrorCode() == "UnknownOperationException" || strings.Contains(ae.ErrorMessage(), "unsupported operation")
+	var re *smithyhttp.ResponseError
+	var de *smithy.DeserializationError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusBadRequest && errors.As(err, &de)
 }
