@@ -79,15 +79,15 @@ func NewPoller(client PollerAPI, queueURL string, handle BatchHandler, opts ...P
 // PollStats counts what a Poller did.
 type PollStats struct {
 	// Batches is the number of handler invocations.
-	Batches int
+	Batches int `json:"batches"`
 	// Messages is the number of messages received (a message received
 	// again counts again).
-	Messages int
+	Messages int `json:"messages"`
 	// Deleted is the number of messages handled successfully and deleted.
-	Deleted int
+	Deleted int `json:"deleted"`
 	// Failed is the number of messages the handler failed (or that were
 	// not deleted), left to their visibility timeout.
-	Failed int
+	Failed int `json:"failed"`
 }
 
 func (s *PollStats) add(o PollStats) {

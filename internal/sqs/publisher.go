@@ -79,23 +79,24 @@ func NewPublisher(client PublisherAPI, queueURL string, opts ...PublisherOption)
 // PublishResult says what became of the bodies given to a Publisher.
 type PublishResult struct {
 	// Sent is the number of messages SQS accepted.
-	Sent int
+	Sent int `json:"sent"`
 	// Calls is the number of SendMessageBatch calls made.
-	Calls int
+	Calls int `json:"calls"`
 	// Resent is the number of entries sent again after SQS failed them.
-	Resent int
+	Resent int `json:"resent"`
 	// Failed lists the bodies that were not sent, in input order.
-	Failed []PublishFailure
+	Failed []PublishFailure `json:"failed,omitempty"`
 }
 
 // PublishFailure is a body SQS did not accept.
 type PublishFailure struct {
 	// Line is the body's 1-based position in the input (its line number).
-	Line int
-	// Code and Message are SQS's reason.
-	Code, Message string
+	Line int `json:"line"`
+	// Code is SQS's error code, Message its reason.
+	Code    string `json:"code"`
+	Message string `json:"message"`
 	// SenderFault is true when the body itself was refused.
-	SenderFault bool
+	SenderFault bool `json:"senderFault"`
 }
 
 // ErrNotAllSent is returned (wrapped) when some bodies were not accepted;

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/purchase"
+	"github.com/acmecheckout/reports/internal/report"
+)
+
+// Exit codes of the command.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // the datapoint does not exist, or the table could not be read
+	exitUsage    = 2 // bad arguments or configuration
+	usageSummary = `usage:
+  reports [flags] get DATAPOINT
+  reports [flags] list REPORT [--day YYYY-MM-DD]
+
+reports: hour-bracket, hour-bracket-method, day-merchant (daily: --day required),
+         bracket-method, merchant-method (all time)
+flags:`
+)
+
+// CLI is the reports command, wired from the process by main.
+type CLI struct {
+	// Getenv reads the environment (os.Getenv); TABLE_NAME is the default table.
+	Getenv func(string) string
+	// Stdout receives the counts, Stderr usage and errors.
+	Stdout, Stderr io.Writer
+}
+
+// Run runs the command with args (without the program name) and returns the
+// exit code.
+func (c *CLI) Run(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("reports", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	table := fs.String("table", c.Getenv("TABLE_NAME"), "datapoints table `name` (default $TABLE_NAME)")
+	format := fs.String("format", string(report.JSON), "output `format`: json, csv or table")
+	day := fs.String("day", "", "UTC `day` YYYY-MM-DD of a daily report")
+	fs.Usage = func() {
+		fmt.Fprintln(c.Stderr, usageSummary)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(c.Stderr, "reports: "+format+"\n", a...)
+		fs.Usage()
+		return exitUsage
+	}
+	f, err := report.ParseFormat(*format)
+	if err != nil {
+		return usage("%v", err)
+	}
+	if *table == "" {
+		return usage("no table: set --table or TABLE_NAME")
+	}
+	if len(pos) != 2 {
+		return usage("want a command and one argument, got %q", pos)
+	}
+
+	var query func(purchase.Reader) ([]purchase.Count, error)
+	switch cmd, arg := pos[0], pos[1]; cmd {
+	case "get":
+		if *day != "" {
+			return usage("--day applies to list only")
+		}
+		query = func(r purchase.Reader) ([]purchase.Count, error) {
+			n, err := r.Get(ctx, arg)
+			return []purchase.Count{n}, err
+		}
+	case "list":
+		rep := purchase.Report(arg)
+		switch {
+		case !rep.Valid():
+			return usage("unknown report %q", arg)
+		case rep.Daily() && *day == "":
+			return usage("report %s is daily: give --day YYYY-MM-DD", rep)
+		case !rep.Daily() && *day != "":
+			return usage("report %s counts all time: it takes no --day", rep)
+		}
+		if *day != "" {
+			if _, err := time.Parse(time.DateOnly, *day); err != nil {
+				return usage("--day %q is not a day YYYY-MM-DD", *day)
+			}
+		}
+		query = func(r purchase.Reader) ([]purchase.Count, error) { return r.List(ctx, rep, *day) }
+	default:
+		return usage("unknown command %q", cmd)
+	}
+
+	reader, err := newReader(ctx, *table, slog.New(slog.NewJSONHandler(c.Stderr, nil)))
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "reports: %v\n", err)
+		return exitUsage
+	}
+	counts, err := query(reader)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "reports: %v\n", err)
+		return exitFailed
+	}
+	if err := report.Write(c.Stdout, f, counts); err != nil {
+		fmt.Fprintf(c.Stderr, "reports: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// newReader builds the DynamoDB store from the SDK's standard configuration.
+func newReader(ctx context.Context, table string, log *slog.Logger) (purchase.Reader, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return dynamo.New(dynamodb.NewFromConfig(cfg), table, dynamo.WithLogger(log)), nil
+}
+
+// parseInterleaved parses flags given before, between or after the
+// positional arguments and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
