@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	miniserver "github.com/truora/minidyn/server"
 
 	"github.com/acmecheckout/reports/internal/aggregator"
@@ -156,6 +157,11 @@ func (d *Demo) run(ctx context.Context, o options) error {
 		return err
 	}
 	d.printRejected(fed)
+	if o.embedded {
+		if err := repairMinidynIndex(ctx, client, o.table); err != nil {
+			return err
+		}
+	}
 
 	day := o.day.Format(time.DateOnly)
 	for _, r := range purchase.Reports() {
@@ -205,6 +211,36 @@ func dynamoClient(ctx context.Context, embedded bool) (c *dynamodb.Client, where
 		o.DisableValidateResponseChecksum = true
 	})
 	return c, "an embedded DynamoDB (minidyn)", srv.Close, nil
+}
+
+// repairMinidynIndex works around a bug of minidyn v0.8.2: an item created
+// by UpdateItem replaces another item's entry in a global secondary index
+// instead of adding its own, so listing a report by its index misses
+// datapoints. Putting every item back after deleting them all rebuilds the
+// index through PutItem, which maintains it correctly. DynamoDB needs no
+// such thing, so this runs on the embedded server only.
+func repairMinidynIndex(ctx context.Context, c *dynamodb.Client, table string) error {
+	var items []map[string]types.AttributeValue
+	pages := dynamodb.NewScanPaginator(c, &dynamodb.ScanInput{TableName: aws.String(table)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("rebuild index: scan %s: %w", table, err)
+		}
+		items = append(items, page.Items...)
+	}
+	for _, item := range items {
+		key := map[string]types.AttributeValue{dynamo.AttrDatapoint: item[dynamo.AttrDatapoint]}
+		if _, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key}); err != nil {
+			return fmt.Errorf("rebuild index: delete: %w", err)
+		}
+	}
+	for _, item := range items {
+		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			return fmt.Errorf("rebuild index: put: %w", err)
+		}
+	}
+	return nil
 }
 
 // rejection is one message the aggregator did not count.

@@ -9,12 +9,16 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
+	// Library warnings (e.g. that the embedded DynamoDB has no TTL) would
+	// clutter the demo; errors still show. --verbose logs the pipeline.
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	d := Demo{Stdout: os.Stdout, Stderr: os.Stderr}
 	code := d.Run(ctx, os.Args[1:])

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acmecheckout/reports/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// elapsedLines matches the summary lines that change from run to run.
+var elapsedLines = regexp.MustCompile(`(?m)^  (elapsed|events/s) +\S+$`)
+
+// mustRun runs the demo and returns its stdout with the timing masked.
+func mustRun(t *testing.T, args []string, wantCode int) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	d := Demo{Stdout: &stdout, Stderr: &stderr}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if code := d.Run(ctx, args); code != wantCode {
+		t.Fatalf("demo %q exit code %d, want %d; stderr:\n%s", args, code, wantCode, stderr.String())
+	}
+	if wantCode != exitOK {
+		return stderr.String()
+	}
+	return elapsedLines.ReplaceAllString(stdout.String(), "  $1 (masked)")
+}
+
+func mustGolden(t *testing.T, name string, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// TestEmbedded runs the demo as `make demo` does, smaller, against the
+// golden output: the same seed prints the same reports.
+func TestEmbedded(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		golden string
+	}{
+		{"exactly-once", []string{"--count", "300", "--merchants", "12", "--top", "4"}, "embedded.txt"},
+		{"plain, batches of 7, all rows", []string{"--count", "40", "--invalid", "2", "--merchants", "3", "--batch", "7", "--top", "0", "--idempotency-table", "", "--day", "2011-12-03", "--seed", "9"}, "plain-all-rows.txt"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := mustRun(t, tc.args, exitOK)
+			mustGolden(t, tc.golden, out)
+			if again := mustRun(t, tc.args, exitOK); again != out {
+				t.Errorf("a second run printed something else:\n%s", again)
+			}
+		})
+	}
+}
+
+// TestNoEmbedded points the demo at another DynamoDB through the SDK's
+// standard configuration: dynalite, which has no transactions, so counting
+// is plain. Every report must add up to the valid events.
+func TestNoEmbedded(t *testing.T) {
+	testenv.Dynalite(t)
+	out := mustRun(t, []string{"--no-embedded", "--table", "purchases", "--idempotency-table", "", "--count", "120", "--invalid", "3"}, exitOK)
+	if !strings.Contains(out, "into DynamoDB (AWS SDK standard configuration), plain counting") {
+		t.Errorf("output does not say where it counted:\n%s", out)
+	}
+	for _, r := range []string{"hour-bracket (2024-03-01)", "hour-bracket-method (2024-03-01)", "bracket-method (all time)", "day-merchant (2024-03-01)", "merchant-method (all time)"} {
+		if !regexp.MustCompile(regexp.QuoteMeta(r) + `: \d+ datapoints, 120 events`).MatchString(out) {
+			t.Errorf("report %s does not add up to 120 events:\n%s", r, out)
+		}
+	}
+	if !strings.Contains(out, "Rejected 3 events") {
+		t.Errorf("invalid events not shown:\n%s", out)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad day", []string{"--day", "yesterday"}, "not a day"},
+		{"batch too large", []string{"--batch", "11"}, "--batch must be between 1 and 10"},
+		{"no merchants", []string{"--merchants", "0"}, "--merchants must be at least 1"},
+		{"negative count", []string{"--count", "-1"}, "must not be negative"},
+		{"stray argument", []string{"now"}, "unexpected arguments"},
+		{"unknown flag", []string{"--fast"}, "flag provided but not defined"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if stderr := mustRun(t, tc.args, exitUsage); !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q does not contain %q", stderr, tc.want)
+			}
+		})
+	}
+}
