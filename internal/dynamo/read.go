@@ -46,6 +46,8 @@ func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Count, erro
 
 // List implements purchase.Reader: it queries the byListKey index for the
 // report's (and day's) datapoints, then reads their counts with BatchGetItem.
+// Datapoints at zero (left by a compensated failure in plain mode) are
+// omitted.
 func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Count, error) {
 	if err := checkList(r, day); err != nil {
 		return nil, err
@@ -127,7 +129,9 @@ func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.C
 			if err != nil {
 				return nil, err
 			}
-			counts = append(counts, c)
+			if c.Events != 0 { // only a compensated failure leaves a zero
+				counts = append(counts, c)
+			}
 		}
 		rest, ok := out.UnprocessedKeys[s.table]
 		if !ok || len(rest.Keys) == 0 {

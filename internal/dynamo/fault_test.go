@@ -1,0 +1,253 @@
+package dynamo_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/faultproxy"
+	"github.com/acmecheckout/reports/internal/purchase"
+	"github.com/acmecheckout/reports/internal/testenv"
+)
+
+// mustProxy starts minidyn behind a fault proxy, points the SDK at the proxy
+// and returns it with a client that talks to minidyn directly (for setup and
+// for checking the results without faults).
+func mustProxy(t testing.TB, cfg faultproxy.Config) (*faultproxy.Proxy, *dynamodb.Client) {
+	t.Helper()
+	upstream := testenv.Minidyn(t)
+	p, err := faultproxy.New(upstream, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.URL)
+	return p, mustDirectClient(t, upstream)
+}
+
+// updateOf decodes the datapoint and increment of an UpdateItem body.
+func updateOf(body []byte) (datapoint, n string) {
+	var in struct {
+		Key                       map[string]map[string]string
+		ExpressionAttributeValues map[string]map[string]string
+	}
+	_ = json.Unmarshal(body, &in)
+	return in.Key[dynamo.AttrDatapoint]["S"], in.ExpressionAttributeValues[":n"]["N"]
+}
+
+// TestFaultsExactlyOnce drives many batches through a proxy that throttles,
+// fails with 500/503, cancels transactions on conflicts, and applies writes
+// whose responses it then loses, while SQS-like redelivery re-sends what
+// failed and, at random, single messages and whole batches that succeeded.
+// Once every message has succeeded, the counts equal the ground truth
+// exactly.
+func TestFaultsExactlyOnce(t *testing.T) {
+	p, direct := mustProxy(t, faultproxy.Config{Seed: 42, Rate: 0.3})
+	table, idem := mustTables(t, direct, true)
+	s := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem),
+		dynamo.WithMaxTransactionItems(30), dynamo.WithConcurrency(4),
+		dynamo.WithRetry(3, time.Millisecond, 5*time.Millisecond)) // few attempts: some messages fail
+
+	ds := generate(4, 1500)
+	rng := rand.New(rand.NewPCG(9, 9))
+	pending := slices.Clone(ds)
+	var acked, prev []purchase.Delivery
+	var rounds, failures, duplicates, retries int
+	for ; len(pending) > 0; rounds++ {
+		if rounds == 300 {
+			t.Fatalf("%d messages still failing after %d batches", len(pending), rounds)
+		}
+		n := min(len(pending), 50+rng.IntN(100))
+		batch := slices.Clone(pending[:n])
+		pending = pending[n:]
+		for range rng.IntN(6) { // single messages SQS delivers again
+			if len(acked) > 0 {
+				batch = append(batch, acked[rng.IntN(len(acked))])
+			}
+		}
+		if prev != nil && rng.IntN(4) == 0 { // a whole batch again
+			batch = append(batch, prev...)
+		}
+		rng.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+
+		res := mustCount(t, s, batch)
+		failures += len(res.Failed)
+		duplicates += len(res.Duplicates)
+		retries += res.Retries
+		for _, d := range batch {
+			if _, failed := res.Failed[d.MessageID]; failed {
+				pending = append(pending, d)
+			} else {
+				acked = append(acked, d)
+			}
+		}
+		prev = batch
+	}
+
+	stats := p.Stats()
+	t.Logf("%d messages in %d batches: %d duplicates reported, %d failures redelivered, %d retries; faults %v",
+		len(ds), rounds, duplicates, failures, retries, stats.Faults)
+	for _, f := range faultproxy.AllFaults() {
+		if stats.Faults[f] == 0 {
+			t.Errorf("no %s fault was injected; the test does not cover it", f)
+		}
+	}
+	if duplicates == 0 || retries == 0 || failures == 0 {
+		t.Errorf("duplicates %d, retries %d, failures %d: want all > 0", duplicates, retries, failures)
+	}
+	minidynReindex(t, direct, table)
+	mustMatch(t, dynamo.New(direct, table), truth(ds))
+}
+
+// TestConflicts: a transaction cancelled for a conflict is retried with
+// backoff; one that keeps conflicting fails its messages with nothing
+// applied.
+func TestConflicts(t *testing.T) {
+	var transactions, conflicts atomic.Int64
+	p, direct := mustProxy(t, faultproxy.Config{Decide: func(op string, _ []byte) faultproxy.Fault {
+		if op != "TransactWriteItems" {
+			return faultproxy.None
+		}
+		if n := transactions.Add(1); n <= 2 || conflicts.Load() > 0 {
+			return faultproxy.Conflict
+		}
+		return faultproxy.None
+	}})
+	table, idem := mustTables(t, direct, true)
+	s := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem), fastRetry())
+
+	t.Run("retried", func(t *testing.T) {
+		ds := generate(5, 10)
+		res := mustCount(t, s, ds)
+		if len(res.Failed) > 0 || res.Retries != 2 || res.Transactions != 1 {
+			t.Fatalf("Count = %+v; want 2 retries, then 1 transaction", res)
+		}
+		if got := p.Stats().Faults[faultproxy.Conflict]; got != 2 {
+			t.Errorf("%d conflicts injected, want 2", got)
+		}
+		minidynReindex(t, direct, table)
+		mustMatch(t, dynamo.New(direct, table), truth(ds))
+	})
+	t.Run("keeps conflicting", func(t *testing.T) {
+		conflicts.Store(1)
+		ds := generate(6, 10)
+		res := mustCount(t, s, ds)
+		if got := sorted(slices.Collect(mapsKeys(res.Failed))); !slices.Equal(got, sorted(ids(ds))) {
+			t.Fatalf("failed %v, want every message", got)
+		}
+		for _, err := range res.Failed {
+			if !strings.Contains(err.Error(), "TransactionConflict") {
+				t.Errorf("failure %v does not name the conflict", err)
+			}
+		}
+		for dp := range truth(ds) {
+			if dp.Report == purchase.MerchantMethod { // generate(6) merchants are new
+				if _, err := dynamo.New(direct, table).Get(context.Background(), dp.Key); !errors.Is(err, purchase.ErrNotFound) {
+					t.Errorf("Get(%s) after a failed transaction: err = %v, want ErrNotFound", dp.Key, err)
+				}
+			}
+		}
+	})
+}
+
+// TestPlainCompensation: in plain mode a datapoint that keeps failing fails
+// every delivery that touches it, and their increments to the other
+// datapoints are taken back; a take-back that fails too is logged at ERROR
+// with the datapoint and delta.
+func TestPlainCompensation(t *testing.T) {
+	const (
+		broken   = "2011-12-03:10|10-50"                             // deliveries 0 and 1 only
+		stubborn = "2011-12-03|1bb53ed1-787b-4543-9def-ea18eef7902e" // deliveries 0, 1 and 2
+		sliceIt  = "1bb53ed1-787b-4543-9def-ea18eef7902e|SLICE_IT"   // deliveries 0, 1 and 6
+	)
+	var failStubborn atomic.Bool
+	_, direct := mustProxy(t, faultproxy.Config{Decide: func(op string, body []byte) faultproxy.Fault {
+		if op != "UpdateItem" {
+			return faultproxy.None
+		}
+		dp, n := updateOf(body)
+		if dp == broken || (failStubborn.Load() && dp == stubborn && strings.HasPrefix(n, "-")) {
+			return faultproxy.Throttle
+		}
+		return faultproxy.None
+	}})
+	ds := mustGoldenDeliveries(t)
+	good := slices.Concat(ds[2:])
+
+	for _, tc := range []struct {
+		name         string
+		failTakeBack bool
+	}{
+		{"taken back", false},
+		{"take-back fails", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			failStubborn.Store(tc.failTakeBack)
+			table, _ := mustTables(t, direct, false)
+			var logs bytes.Buffer
+			s := dynamo.New(mustClient(t), table, fastRetry(),
+				dynamo.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+			res := mustCount(t, s, ds)
+			if got := sorted(slices.Collect(mapsKeys(res.Failed))); !slices.Equal(got, sorted(ids(ds[:2]))) {
+				t.Fatalf("failed %v, want the two deliveries of %s", got, broken)
+			}
+			if err := res.Failed[ds[0].MessageID]; !strings.Contains(err.Error(), broken) {
+				t.Errorf("failure %q does not name the datapoint", err)
+			}
+			want := truth(good)
+			if tc.failTakeBack {
+				for dp := range want {
+					if dp.Key == stubborn {
+						want[dp] += 2 // the two failed deliveries, not taken back
+					}
+				}
+				line := logLine(t, &logs, "ERROR")
+				if !strings.Contains(line, `"datapoint":"`+stubborn+`"`) || !strings.Contains(line, `"delta":-2`) {
+					t.Errorf("ERROR log %s does not name datapoint %s and delta -2", line, stubborn)
+				}
+			} else if line := logLine(t, &logs, "ERROR"); line != "" {
+				t.Errorf("unexpected ERROR log %s", line)
+			}
+			minidynReindex(t, direct, table)
+			r := dynamo.New(direct, table)
+			mustMatch(t, r, want)
+			if c, err := r.Get(context.Background(), sliceIt); err != nil || c.Events != 1 {
+				t.Errorf("Get(%s) = %+v, %v; want 1 event after the take-back", sliceIt, c, err)
+			}
+		})
+	}
+}
+
+// logLine returns the first JSON log line at level, or "".
+func logLine(t *testing.T, logs *bytes.Buffer, level string) string {
+	t.Helper()
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, `"level":"`+level+`"`) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
