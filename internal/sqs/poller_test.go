@@ -173,3 +173,26 @@ func TestPollerRunStopsWithContext(t *testing.T) {
 		t.Fatalf("Run on an empty queue = %+v, %v; want zero stats, nil", st, err)
 	}
 }
+
+// TestPollerDrainIsBounded: a message that fails forever on a queue with no
+// redrive policy never lets Drain finish; the context bounds it.
+func TestPollerDrainIsBounded(t *testing.T) {
+	testenv.Fauxqs(t)
+	c := loopClient(t)
+	url := loopQueue(t, c, "purchases", map[string]string{"VisibilityTimeout": "1"})
+	if _, err := sqs.NewPublisher(c, url).Publish(context.Background(), []string{"poison"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	handler := func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: ev.Records[0].MessageId}}}, nil
+	}
+	st, err := sqs.NewPoller(c, url, handler, sqs.WithWaitTime(time.Second)).Drain(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Drain = %+v, %v; want context.DeadlineExceeded", st, err)
+	}
+	if st.Messages < 2 || st.Deleted != 0 || st.Failed != st.Messages {
+		t.Errorf("stats = %+v, want the message received again and again, never deleted", st)
+	}
+}
