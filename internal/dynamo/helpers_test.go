@@ -104,11 +104,17 @@ func mustDelivery(t testing.TB, id, body string) purchase.Delivery {
 	return purchase.Delivery{MessageID: id, Event: e}
 }
 
-// generate returns n seeded deliveries spread over a few hours either side of
+// generate returns n seeded deliveries spread over six hours either side of
 // midnight UTC (two days), seven merchants, all methods and brackets.
 func generate(seed uint64, n int) []purchase.Delivery {
+	return generateSpread(seed, n, 7, 6*time.Hour)
+}
+
+// generateSpread returns n seeded deliveries from the given number of
+// merchants, spread over span from 21:00 UTC.
+func generateSpread(seed uint64, n, merchantCount int, span time.Duration) []purchase.Delivery {
 	rng := mrand.New(mrand.NewPCG(seed, 7))
-	merchants := make([]string, 7)
+	merchants := make([]string, merchantCount)
 	for i := range merchants {
 		merchants[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", seed, i)
 	}
@@ -119,7 +125,7 @@ func generate(seed uint64, n int) []purchase.Delivery {
 		ds[i] = purchase.Delivery{
 			MessageID: fmt.Sprintf("%d-msg-%05d", seed, i),
 			Event: purchase.Event{
-				Time:       base.Add(time.Duration(rng.Int64N(int64(6 * time.Hour)))),
+				Time:       base.Add(time.Duration(rng.Int64N(int64(span)))),
 				Amount:     amounts[rng.IntN(len(amounts))] + rng.Int64N(2),
 				Method:     purchase.Methods()[rng.IntN(3)],
 				MerchantID: merchants[rng.IntN(len(merchants))],

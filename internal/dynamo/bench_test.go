@@ -1,0 +1,57 @@
+package dynamo_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/faultproxy"
+	"github.com/acmecheckout/reports/internal/purchase"
+)
+
+// BenchmarkCount counts batches (up to SQS's largest, 10,000) of purchases
+// from 1,000 merchants over one day through a fault-free proxy in front of
+// minidyn and reports DynamoDB's cost: write request units and requests per
+// message (the proxy's counters). Time per message is minidyn's, not
+// DynamoDB's.
+func BenchmarkCount(b *testing.B) {
+	for _, mode := range []string{"plain", "exactly-once"} {
+		for _, size := range []int{10, 1000, 10000} {
+			b.Run(fmt.Sprintf("%s/batch=%d", mode, size), func(b *testing.B) {
+				p, direct := mustProxy(b, faultproxy.Config{})
+				table, idem := mustTables(b, direct, mode == "exactly-once")
+				var opts []dynamo.Option
+				if idem != "" {
+					opts = append(opts, dynamo.WithIdempotencyTable(idem))
+				}
+				s := dynamo.New(mustClient(b), table, opts...)
+				batches := make([][]purchase.Delivery, b.N)
+				for i := range batches {
+					batches[i] = generateSpread(uint64(i+1000), size, 1000, 24*time.Hour)
+				}
+				p.Reset()
+				b.ResetTimer()
+				var transactions int
+				for i := range b.N {
+					res := mustCount(b, s, batches[i])
+					if len(res.Failed) > 0 {
+						b.Fatalf("failed: %v", res.Failed)
+					}
+					transactions += res.Transactions
+				}
+				b.StopTimer()
+				st := p.Stats()
+				msgs := float64(b.N * size)
+				requests := 0
+				for _, n := range st.Requests {
+					requests += n
+				}
+				b.ReportMetric(float64(st.TotalWriteUnits())/msgs, "WRU/msg")
+				b.ReportMetric(float64(requests)/msgs, "requests/msg")
+				b.ReportMetric(float64(transactions)/float64(b.N), "tx/batch")
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
+			})
+		}
+	}
+}
