@@ -234,8 +234,10 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 			firstErr = cmp.Or(firstErr, r.err)
 		}
 	}
+	// A message given twice in one call is counted once; its second copy is
+	// a duplicate unless the first failed (or is already one).
 	for _, id := range repeated {
-		if _, failed := res.Failed[id]; !failed {
+		if _, failed := res.Failed[id]; !failed && !slices.Contains(res.Duplicates, id) {
 			res.Duplicates = append(res.Duplicates, id)
 		}
 	}

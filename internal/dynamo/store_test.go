@@ -194,7 +194,7 @@ func TestExactlyOnce(t *testing.T) {
 	})
 
 	t.Run("single messages again within new ones", func(t *testing.T) {
-		batch := append(slices.Clone(second), first[5], first[150], second[7])
+		batch := append(slices.Clone(second), first[5], first[150], first[5], second[7])
 		res := mustCount(t, s, batch)
 		want := sorted([]string{first[5].MessageID, first[150].MessageID, second[7].MessageID})
 		if got := sorted(res.Duplicates); !slices.Equal(got, want) || len(res.Failed) > 0 {
