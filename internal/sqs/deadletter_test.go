@@ -53,7 +53,7 @@ func TestDeadLetter(t *testing.T) {
 		{name: "large bodies split by the 1 MiB batch limit", queue: "dlq", msgs: msgs(5, 400<<10)},
 		{
 			name: "an entry SQS rejects fails alone", queue: "dlq",
-			msgs: append(msgs(3, 0), sqs.DeadLetterMessage{MessageID: "bad", Body: "\u0001", Reason: "not JSON"}),
+			msgs:       append(msgs(3, 0), sqs.DeadLetterMessage{MessageID: "bad", Body: "\u0001", Reason: "not JSON"}),
 			wantFailed: []string{"bad"},
 		},
 		{name: "a missing queue fails every message", queue: "", msgs: msgs(12, 0), wantFailed: ids(msgs(12, 0))},
