@@ -1,0 +1,302 @@
+package main_test
+
+import (
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/lambdatest"
+	"github.com/acmecheckout/reports/internal/purchase"
+	"github.com/acmecheckout/reports/internal/testenv"
+)
+
+// mustBootstrap builds the aggregator's bootstrap binary as the Makefile
+// does, for this machine.
+func mustBootstrap(t testing.TB) string {
+	t.Helper()
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lambdatest.Build(t, root, "./cmd/aggregator", runtime.GOOS, runtime.GOARCH)
+}
+
+// functionEnv is the environment Lambda would give the function, with the
+// SDK pointed at the emulators this test process started.
+func functionEnv(t testing.TB, rt *lambdatest.Server, extra ...string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	env := []string{
+		rt.Env(),
+		"AWS_LAMBDA_FUNCTION_NAME=aggregator",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"AWS_REGION=" + testenv.Region,
+		"AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
+		"TZ=UTC",
+	}
+	for _, k := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"} {
+		if v := os.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, extra...)
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mustJSONEqual compares two JSON documents semantically.
+func mustJSONEqual(t testing.TB, what string, got, want []byte) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: got invalid JSON %s: %v", what, got, err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatalf("%s: want invalid JSON %s: %v", what, want, err)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if string(gb) != string(wb) {
+		t.Errorf("%s:\n got %s\nwant %s", what, gb, wb)
+	}
+}
+
+// TestBootstrap runs the bootstrap binary under a Lambda Runtime API with
+// DynamoDB on minidyn (in this process) and the dead-letter queue on fauxqs:
+// valid, mixed and redelivered batches, then the final counts.
+func TestBootstrap(t *testing.T) {
+	testenv.Fauxqs(t)
+	testenv.Minidyn(t)
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddb := dynamodb.NewFromConfig(cfg)
+	table, idem := "datapoints-e2e", "idempotency-e2e"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := dynamo.CreateTables(ctx, ddb, table, idem); err != nil {
+		t.Fatal(err)
+	}
+	sqsClient := awssqs.NewFromConfig(cfg)
+	q, err := sqsClient.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("purchase-dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	bin := mustBootstrap(t)
+	rt := lambdatest.NewServer(t)
+	fn := lambdatest.Start(t, bin, functionEnv(t, rt,
+		"TABLE_NAME="+table, "IDEMPOTENCY_TABLE_NAME="+idem, "DLQ_URL="+aws.ToString(q.QueueUrl)))
+	ready, err := rt.WaitReady(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cold start (process start to first /next): %v", ready.Sub(fn.Started).Round(time.Millisecond))
+
+	const testdata = "../../testdata/sqs/"
+	testCases := []struct {
+		name, event, wantResponse string
+		wantErrorType             string
+	}{
+		{name: "valid batch", event: "valid-batch.json", wantResponse: "valid-batch.response.json"},
+		{name: "mixed batch: invalid events dead-lettered", event: "mixed-batch.json", wantResponse: "mixed-batch.response-dlq.json"},
+		{name: "valid batch redelivered: duplicates acknowledged", event: "valid-batch.json", wantResponse: "valid-batch.response.json"},
+		{name: "not an SQS event: invocation error", event: "", wantErrorType: "UnmarshalTypeError"},
+	}
+	for i, tc := range testCases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			payload := []byte(`{"Records": "not a list"}`)
+			if tc.event != "" {
+				payload = mustRead(t, testdata+tc.event)
+			}
+			resp, err := rt.Invoke(ctx, payload, lambdatest.WithTimeout(10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErrorType != "" {
+				if resp.Err == nil || resp.Err.Type != tc.wantErrorType {
+					t.Fatalf("got %+v, want error %s", resp, tc.wantErrorType)
+				}
+				return
+			}
+			if resp.Err != nil {
+				t.Fatalf("function error: %v", resp.Err)
+			}
+			mustJSONEqual(t, "response", resp.Payload, mustRead(t, testdata+tc.wantResponse))
+		})
+	}
+
+	// Final counts: each valid event once, however often delivered.
+	mustJSONEqual(t, "counts", mustMarshal(t, scan(t, ddb, table)), mustMarshal(t, merged(t,
+		testdata+"valid-batch.counts.json", testdata+"mixed-batch.counts.json")))
+	dlq, err := sqsClient.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
+		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := dlq.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]; n != "6" {
+		t.Errorf("%s messages on the DLQ, want 6", n)
+	}
+
+	// One EMF line on stdout and one summary on stderr per handled batch.
+	if n := strings.Count(fn.Stdout(), `"CloudWatchMetrics"`); n != 3 {
+		t.Errorf("%d EMF lines on stdout, want 3:\n%s", n, fn.Stdout())
+	}
+	if n := strings.Count(fn.Stderr(), `"msg":"batch processed"`); n != 3 {
+		t.Errorf("%d summary lines on stderr, want 3:\n%s", n, fn.Stderr())
+	}
+}
+
+// TestBootstrapMissingTable: without TABLE_NAME the function reports a clear
+// init error and exits non-zero before polling for invocations.
+func TestBootstrapMissingTable(t *testing.T) {
+	testenv.AWSEnv(t)
+	bin := mustBootstrap(t)
+	rt := lambdatest.NewServer(t)
+	fn := lambdatest.Start(t, bin, functionEnv(t, rt))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ie, err := rt.WaitInitError(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ie.Type != "Runtime.ConfigError" || !strings.Contains(ie.Message, "TABLE_NAME is required") {
+		t.Errorf("init error %+v", ie)
+	}
+	code, err := fn.Wait(ctx)
+	if err != nil || code == 0 {
+		t.Errorf("exit code %d (%v), want non-zero", code, err)
+	}
+	if !strings.Contains(fn.Stderr(), "TABLE_NAME is required") {
+		t.Errorf("stderr does not say what is missing:\n%s", fn.Stderr())
+	}
+	if _, err := rt.WaitReady(ctx); err == nil {
+		t.Error("the function polled for invocations despite its init error")
+	}
+}
+
+// TestBootstrapArm64 cross-builds the bootstrap for Lambda's arm64 as SAM does.
+func TestBootstrapArm64(t *testing.T) {
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := lambdatest.Build(t, root, "./cmd/aggregator", "linux", "arm64")
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Errorf("machine %v, want EM_AARCH64", f.Machine)
+	}
+	if f.Section(".interp") != nil {
+		t.Error("binary is dynamically linked; want static (CGO_ENABLED=0)")
+	}
+	st, _ := os.Stat(bin)
+	t.Logf("arm64 bootstrap: %.1f MiB", float64(st.Size())/(1<<20))
+}
+
+// BenchmarkColdStart measures the time from starting the bootstrap process
+// to its first /runtime/invocation/next request.
+func BenchmarkColdStart(b *testing.B) {
+	testenv.Minidyn(b)
+	bin := mustBootstrap(b)
+	rt := lambdatest.NewServer(b)
+	env := functionEnv(b, rt, "TABLE_NAME=datapoints")
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sub := lambdatest.NewServer(b)
+		env[0] = sub.Env()
+		fn := lambdatest.Start(b, bin, env)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ready, err := sub.WaitReady(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += ready.Sub(fn.Started)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/coldstart")
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// merged adds up golden count files.
+func merged(t testing.TB, files ...string) []purchase.Count {
+	t.Helper()
+	sum := map[string]int64{}
+	for _, f := range files {
+		var cs []purchase.Count
+		if err := json.Unmarshal(mustRead(t, f), &cs); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, c := range cs {
+			sum[c.Datapoint] += c.Events
+		}
+	}
+	var out []purchase.Count
+	for dp, n := range sum {
+		out = append(out, purchase.Count{Datapoint: dp, Events: n})
+	}
+	slices.SortFunc(out, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	return out
+}
+
+// scan returns every datapoint of the table with its count, sorted.
+func scan(t testing.TB, c *dynamodb.Client, table string) []purchase.Count {
+	t.Helper()
+	out, err := c.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []purchase.Count
+	for _, item := range out.Items {
+		dp := item[dynamo.AttrDatapoint].(*ddbtypes.AttributeValueMemberS).Value
+		n, err := strconv.ParseInt(item[dynamo.AttrEvents].(*ddbtypes.AttributeValueMemberN).Value, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, purchase.Count{Datapoint: dp, Events: n})
+	}
+	slices.SortFunc(cs, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	return cs
+}
