@@ -17,9 +17,23 @@ import (
 	"github.com/acmecheckout/reports/internal/purchase"
 )
 
-// compensationTimeout bounds the writes that take back a failed delivery's
-// increments; they run even when the caller's context is already done.
-const compensationTimeout = 10 * time.Second
+// Compensation (taking back a failed delivery's increments) runs even when the
+// caller's context is already done: for at most compensationTimeout, and never
+// more than compensationGrace past the caller's deadline, so that a Lambda
+// handler which leaves a safety margin still answers in time.
+const (
+	compensationTimeout = 10 * time.Second
+	compensationGrace   = 500 * time.Millisecond
+)
+
+// compensationContext returns the context compensation runs in.
+func compensationContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(compensationTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Add(compensationGrace).Before(deadline) {
+		deadline = d.Add(compensationGrace)
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
+}
 
 // Count implements purchase.Counter: exactly once per message id when the
 // store has an idempotency table, at least once otherwise (see the package
@@ -101,7 +115,7 @@ func (s *Store) compensate(ctx context.Context, undo purchase.Counts) {
 	if len(undo) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), compensationTimeout)
+	ctx, cancel := compensationContext(ctx)
 	defer cancel()
 	dps := sortedDatapoints(undo)
 	each(len(dps), s.concurrency, func(i int) {
