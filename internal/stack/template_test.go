@@ -381,7 +381,7 @@ func TestEtlEnvironment(t *testing.T) {
 		"QUANDL_API_KEY":     required["QuandlApiKeyCiphertext"].(string),
 		"DATABASE_URL":       required["DatabaseUrlCiphertext"].(string),
 		"QUANDL_BASE_URL":    "https://data.nasdaq.com/api/v3",
-		"QUANDL_CONCURRENCY": "4",
+		"QUANDL_CONCURRENCY": "1",
 	}
 	withHealthcheck := maps.Clone(base)
 	withHealthcheck["HEALTHCHECK_URL"] = "https://hc.example/ping/etl"
