@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"github.com/acmecheckout/reports/internal/golden"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -72,23 +73,6 @@ func mustRead(t testing.TB, path string) []byte {
 	return b
 }
 
-// mustJSONEqual compares two JSON documents semantically.
-func mustJSONEqual(t testing.TB, what string, got, want []byte) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("%s: got invalid JSON %s: %v", what, got, err)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatalf("%s: want invalid JSON %s: %v", what, want, err)
-	}
-	gb, _ := json.Marshal(g)
-	wb, _ := json.Marshal(w)
-	if string(gb) != string(wb) {
-		t.Errorf("%s:\n got %s\nwant %s", what, gb, wb)
-	}
-}
-
 // TestBootstrap runs the bootstrap binary under a Lambda Runtime API with
 // DynamoDB on minidyn (in this process) and the dead-letter queue on fauxqs:
 // valid, mixed and redelivered batches, then the final counts.
@@ -151,12 +135,12 @@ func TestBootstrap(t *testing.T) {
 			if resp.Err != nil {
 				t.Fatalf("function error: %v", resp.Err)
 			}
-			mustJSONEqual(t, "response", resp.Payload, mustRead(t, testdata+tc.wantResponse))
+			golden.JSONEqual(t, "response", resp.Payload, mustRead(t, testdata+tc.wantResponse))
 		})
 	}
 
 	// Final counts: each valid event once, however often delivered.
-	mustJSONEqual(t, "counts", mustMarshal(t, scan(t, ddb, table)), mustMarshal(t, merged(t,
+	golden.JSONEqual(t, "counts", mustMarshal(t, scan(t, ddb, table)), mustMarshal(t, merged(t,
 		testdata+"valid-batch.counts.json", testdata+"mixed-batch.counts.json")))
 	dlq, err := sqsClient.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
 		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},

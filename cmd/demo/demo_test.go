@@ -3,8 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
-	"os"
+	"github.com/acmecheckout/reports/internal/golden"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/acmecheckout/reports/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // elapsedLines matches the summary lines that change from run to run.
 var elapsedLines = regexp.MustCompile(`(?m)^  (elapsed|events/s) +\S+$`)
@@ -35,23 +32,6 @@ func mustRun(t *testing.T, args []string, wantCode int) string {
 	return elapsedLines.ReplaceAllString(stdout.String(), "  $1 (masked)")
 }
 
-func mustGolden(t *testing.T, name string, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
 // TestEmbedded runs the demo as `make demo` does, smaller, against the
 // golden output: the same seed prints the same reports.
 func TestEmbedded(t *testing.T) {
@@ -66,7 +46,7 @@ func TestEmbedded(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out := mustRun(t, tc.args, exitOK)
-			mustGolden(t, tc.golden, out)
+			golden.Bytes(t, filepath.Join("testdata", tc.golden), []byte(out))
 			if again := mustRun(t, tc.args, exitOK); again != out {
 				t.Errorf("a second run printed something else:\n%s", again)
 			}

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"flag"
+	"github.com/acmecheckout/reports/internal/golden"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,8 +21,6 @@ import (
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // backend is a DynamoDB implementation the command is tested against.
 type backend struct {
@@ -162,25 +160,7 @@ func testRun(t *testing.T) {
 				}
 				return
 			}
-			mustGolden(t, tc.golden, stdout.Bytes())
+			golden.Bytes(t, filepath.Join("testdata", tc.golden), stdout.Bytes())
 		})
-	}
-}
-
-// mustGolden compares got with testdata/name, rewriting it under -update.
-func mustGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("stdout differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }

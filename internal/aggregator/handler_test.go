@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/acmecheckout/reports/internal/golden"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -131,9 +132,9 @@ func TestHandle(t *testing.T) {
 			if strings.HasSuffix(tc.wantResponse, ".json") {
 				wantResponse = mustRead(t, sqsTestdata+"/"+tc.wantResponse)
 			}
-			mustJSONEqual(t, "response", mustMarshal(t, resp), wantResponse)
+			golden.JSONEqual(t, "response", mustMarshal(t, resp), wantResponse)
 			wantCounts := mustGolden[[]purchase.Count](t, tc.wantCounts)
-			mustJSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), mustMarshal(t, wantCounts))
+			golden.JSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), mustMarshal(t, wantCounts))
 
 			if tc.wantDLQ != nil {
 				var got []aggregator.Problem
@@ -151,7 +152,7 @@ func TestHandle(t *testing.T) {
 				sortProblems(got)
 				want := slices.Clone(tc.wantDLQ)
 				sortProblems(want)
-				mustJSONEqual(t, "dead-lettered", mustMarshal(t, orEmpty(got)), mustMarshal(t, want))
+				golden.JSONEqual(t, "dead-lettered", mustMarshal(t, orEmpty(got)), mustMarshal(t, want))
 			}
 
 			// One summary log line and one EMF line carry the same figures.
@@ -289,7 +290,7 @@ func TestExactlyOnce(t *testing.T) {
 			if res.Err != nil {
 				t.Fatal(res.Err)
 			}
-			mustJSONEqual(t, "response", mustMarshal(t, aggregator.Response(res)), []byte(`{"batchItemFailures":[]}`))
+			golden.JSONEqual(t, "response", mustMarshal(t, aggregator.Response(res)), []byte(`{"batchItemFailures":[]}`))
 			got := summaryFigures(res.Summary)
 			want := summaryFigures(tc.want)
 			for _, k := range []string{"datapoints", "transactions"} { // the store's business
@@ -299,7 +300,7 @@ func TestExactlyOnce(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("summary:\n got %v\nwant %v", got, want)
 			}
-			mustJSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), wantCounts)
+			golden.JSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), wantCounts)
 		})
 	}
 }
@@ -357,7 +358,7 @@ func TestTransientFaults(t *testing.T) {
 	if faults[faultproxy.LostResponse]+faults[faultproxy.ClosedConnection] == 0 || total.Failed == 0 || total.Retries == 0 {
 		t.Fatalf("the faults did not exercise lost responses, failures and retries: faults %v, summary %+v", faults, total)
 	}
-	mustJSONEqual(t, "counts", mustMarshal(t, scanCounts(t, direct, table)), mustMarshal(t, truth(t, batches...)))
+	golden.JSONEqual(t, "counts", mustMarshal(t, scanCounts(t, direct, table)), mustMarshal(t, truth(t, batches...)))
 	t.Logf("faults %v; summary over all deliveries %+v", faults, total)
 }
 

@@ -122,23 +122,6 @@ func mustGolden[T any](t testing.TB, name string) T {
 	return v
 }
 
-// mustJSONEqual compares two JSON documents semantically.
-func mustJSONEqual(t testing.TB, what string, got, want []byte) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("%s: got invalid JSON %s: %v", what, got, err)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatalf("%s: want invalid JSON %s: %v", what, want, err)
-	}
-	gb, _ := json.Marshal(g)
-	wb, _ := json.Marshal(w)
-	if !bytes.Equal(gb, wb) {
-		t.Errorf("%s:\n got %s\nwant %s", what, gb, wb)
-	}
-}
-
 // mustMarshal marshals v or fails the test.
 func mustMarshal(t testing.TB, v any) []byte {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/acmecheckout/reports/internal/golden"
 	"reflect"
 	"slices"
 	"strings"
@@ -142,7 +143,7 @@ func TestReplay(t *testing.T) {
 		wantList = append(wantList, purchase.Count{Datapoint: dp.Key, Events: n})
 	}
 	slices.SortFunc(wantList, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
-	mustJSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), mustMarshal(t, wantList))
+	golden.JSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), mustMarshal(t, wantList))
 }
 
 // TestMainLambda: in Lambda, Run hands Start the SQS handler, which emits EMF
@@ -168,7 +169,7 @@ func TestMainLambda(t *testing.T) {
 	if code := m.Run(context.Background()); code != 0 {
 		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
 	}
-	mustJSONEqual(t, "response", mustMarshal(t, resp), mustRead(t, sqsTestdata+"/mixed-batch.response.json"))
+	golden.JSONEqual(t, "response", mustMarshal(t, resp), mustRead(t, sqsTestdata+"/mixed-batch.response.json"))
 	mustEMF(t, stdout.Bytes(), "aggregator-prod", map[string]float64{"messages": 10, "valid": 4, "invalid": 6, "counted": 4, "failed": 0})
 	if !strings.Contains(stderr.String(), `"msg":"batch processed"`) {
 		t.Errorf("no summary log on stderr:\n%s", stderr.String())

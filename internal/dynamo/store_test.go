@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/acmecheckout/reports/internal/golden"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,8 +14,6 @@ import (
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // mustGoldenDeliveries reads testdata/deliveries.json: SQS message ids and
 // purchase event bodies.
@@ -73,7 +71,7 @@ func TestReader(t *testing.T) {
 					got[strings.TrimSuffix(string(r)+"|"+day, "|")] = counts
 				}
 			}
-			mustGolden(t, "reports.golden.json", got)
+			golden.JSON(t, "testdata/reports.golden.json", got)
 			mustMatch(t, s, truth(ds))
 
 			t.Run("get", func(t *testing.T) {
@@ -111,30 +109,6 @@ func TestReader(t *testing.T) {
 				})
 			}
 		})
-	}
-}
-
-// mustGolden compares v, as indented JSON, with testdata/name (rewritten
-// with -update).
-func mustGolden(t *testing.T, name string, v any) {
-	t.Helper()
-	got, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update once to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs:\n got %s\nwant %s", path, got, want)
 	}
 }
 

@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/acmecheckout/reports/internal/golden"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -27,8 +27,6 @@ import (
 	"github.com/acmecheckout/reports/internal/testenv"
 	"github.com/acmecheckout/reports/internal/warehouse"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const (
 	function   = "markets-etl"
@@ -160,7 +158,7 @@ func TestHandleEndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of 14 datasets failed: WIKI/FB") {
 		t.Fatalf("error = %v, want WIKI/FB to fail", err)
 	}
-	assertGolden(t, "summary_one_failed.json", sum)
+	golden.JSON(t, "testdata/summary_one_failed.json", sum)
 	const loaded = "markets=13 currency=10 economics=7 equities=15 interest_rates=80 real_estate=3"
 	if got := f.tableCounts(t); got != loaded {
 		t.Errorf("tables: %s\nwant    %s", got, loaded)
@@ -174,7 +172,7 @@ func TestHandleEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertGolden(t, "summary_rerun.json", sum)
+	golden.JSON(t, "testdata/summary_rerun.json", sum)
 	if got, want := f.tableCounts(t), strings.Replace(strings.Replace(loaded, "markets=13", "markets=14", 1), "equities=15", "equities=20", 1); got != want {
 		t.Errorf("tables: %s\nwant    %s", got, want)
 	}
@@ -362,29 +360,6 @@ func err2s(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// assertGolden compares v, as indented JSON, with testdata/name (rewritten with -update).
-func assertGolden(t *testing.T, name string, v any) {
-	t.Helper()
-	got, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
 }
 
 func mustReadJSON(t *testing.T, name string, v any) {

@@ -3,8 +3,7 @@ package report_test
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"os"
+	"github.com/acmecheckout/reports/internal/golden"
 	"path/filepath"
 	"testing"
 
@@ -12,32 +11,12 @@ import (
 	"github.com/acmecheckout/reports/internal/report"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 // counts is a slice of the merchant-method report as a list returns it.
 var counts = []purchase.Count{
 	{Datapoint: "0e4e7e03-2996-47e4-9a33-c8c1a3309b6f|PAY_LATER", Events: 7},
 	{Datapoint: "0e4e7e03-2996-47e4-9a33-c8c1a3309b6f|PAY_NOW", Events: 1042},
 	{Datapoint: "0e4e7e03-2996-47e4-9a33-c8c1a3309b6f|SLICE_IT", Events: 3},
 	{Datapoint: "37ff5b02-5782-4272-a304-a41b6ceeb893|PAY_NOW", Events: 42},
-}
-
-// mustGolden compares got with testdata/name, rewriting it under -update.
-func mustGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
 }
 
 func TestFormats(t *testing.T) {
@@ -60,7 +39,7 @@ func TestFormats(t *testing.T) {
 			if err := tc.write(&buf); err != nil {
 				t.Fatal(err)
 			}
-			mustGolden(t, tc.golden, buf.Bytes())
+			golden.Bytes(t, filepath.Join("testdata", tc.golden), buf.Bytes())
 		})
 	}
 }
