@@ -228,9 +228,12 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 	chunks := s.chunks(msgs)
 	results := make([]chunkResult, len(chunks))
 	expires := strconv.FormatInt(s.now().Add(s.markerTTL).Unix(), 10)
-	each(len(chunks), s.concurrency, func(i int) {
-		results[i] = s.transact(ctx, chunks[i], expires)
-	})
+	// One transaction at a time: a batch's chunks share its hottest
+	// datapoints (the all-time reports), and DynamoDB cancels a transaction
+	// touching an item another transaction is writing (TransactionConflict).
+	for i, chunk := range chunks {
+		results[i] = s.transact(ctx, chunk, expires)
+	}
 
 	var firstErr error
 	for _, r := range results {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -250,4 +251,43 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// TestTransactionOverlap runs exactly-once counting against a proxy that, as
+// DynamoDB does, cancels a transaction touching an item another transaction
+// in flight holds. The chunks of one call share the all-time datapoints, so
+// they must not overlap one another: one call meets no conflict. Two calls
+// at once (two invocations) do conflict, are retried, and still count
+// exactly.
+func TestTransactionOverlap(t *testing.T) {
+	p, direct := mustProxy(t, faultproxy.Config{Conflicts: true, Hold: 5 * time.Millisecond})
+	table, idem := mustTables(t, direct, true)
+	s := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem),
+		dynamo.WithMaxTransactionItems(30), dynamo.WithConcurrency(8),
+		dynamo.WithRetry(20, time.Millisecond, 20*time.Millisecond))
+
+	one := generate(11, 200)
+	res := mustCount(t, s, one)
+	if res.Transactions < 5 || len(res.Failed) > 0 || res.Retries > 0 {
+		t.Fatalf("one call: %d transactions, %d failed, %d retries; want ≥ 5, 0, 0", res.Transactions, len(res.Failed), res.Retries)
+	}
+	if n := p.Stats().Faults[faultproxy.Conflict]; n != 0 {
+		t.Fatalf("the chunks of one call conflicted %d times", n)
+	}
+
+	a, b := generate(12, 200), generate(13, 200)
+	var wg sync.WaitGroup
+	results := make([]purchase.CountResult, 2)
+	for i, ds := range [][]purchase.Delivery{a, b} {
+		wg.Go(func() { results[i] = mustCount(t, s, ds) })
+	}
+	wg.Wait()
+	for i, r := range results {
+		if len(r.Failed) > 0 {
+			t.Fatalf("concurrent call %d: %d messages failed: %v", i, len(r.Failed), r.Failed)
+		}
+	}
+	t.Logf("two concurrent calls: %d conflicts, retries %d + %d", p.Stats().Faults[faultproxy.Conflict], results[0].Retries, results[1].Retries)
+	minidynReindex(t, direct, table)
+	mustMatch(t, dynamo.New(direct, table), truth(one, a, b))
 }

@@ -112,7 +112,8 @@ func WithMaxTransactionItems(n int) Option {
 }
 
 // WithConcurrency bounds the requests one Count or List call has in flight
-// (default DefaultConcurrency).
+// (default DefaultConcurrency): plain-mode updates and reads. Exactly-once
+// transactions run one at a time, since they share datapoints.
 func WithConcurrency(n int) Option { return func(s *Store) { s.concurrency = max(n, 1) } }
 
 // WithRetry sets how often a request is tried (first try included) and the

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Fault is one way the proxy misbehaves on a request.
@@ -95,6 +96,14 @@ type Config struct {
 	// Faults, from the operation and the JSON request body: for rules such
 	// as "always throttle updates of this datapoint".
 	Decide func(op string, body []byte) Fault
+	// Conflicts makes the proxy behave as DynamoDB does with concurrent
+	// transactions: a TransactWriteItems forwarded upstream holds its items
+	// for Hold (besides the upstream's own time), and a TransactWriteItems
+	// touching an item another one holds is cancelled with
+	// TransactionConflict. Counted as Conflict faults.
+	Conflicts bool
+	// Hold is how long a transaction holds its items under Conflicts.
+	Hold time.Duration
 }
 
 // Stats counts what went through the proxy.
@@ -129,6 +138,7 @@ type Proxy struct {
 	mu    sync.Mutex
 	rng   *rand.Rand
 	stats Stats
+	held  map[string]bool // items of the transactions in flight (Conflicts)
 }
 
 // New returns a proxy forwarding to the upstream base URL (e.g. an
@@ -149,6 +159,7 @@ func New(upstream string, cfg Config) (*Proxy, error) {
 		cfg:      cfg,
 		client:   &http.Client{},
 		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		held:     map[string]bool{},
 	}
 	p.Reset()
 	return p, nil
@@ -182,6 +193,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op := target[strings.LastIndexByte(target, '.')+1:]
 	fault := p.decide(op, body)
+	if fault == None && p.cfg.Conflicts && op == "TransactWriteItems" {
+		release, ok := p.hold(body)
+		if !ok {
+			writeConflict(w, body)
+			return
+		}
+		defer release()
+		time.Sleep(p.cfg.Hold)
+	}
 
 	switch fault {
 	case Throttle:
@@ -259,6 +279,54 @@ func (p *Proxy) decide(op string, body []byte) Fault {
 		p.stats.Faults[fault]++
 	}
 	return fault
+}
+
+// hold marks the items of a transaction as held until release is called, or
+// reports (and counts) a conflict when another transaction holds one.
+func (p *Proxy) hold(body []byte) (release func(), ok bool) {
+	keys := transactKeys(body)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range keys {
+		if p.held[k] {
+			p.stats.Faults[Conflict]++
+			return nil, false
+		}
+	}
+	for _, k := range keys {
+		p.held[k] = true
+	}
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, k := range keys {
+			delete(p.held, k)
+		}
+	}, true
+}
+
+// transactKeys names the items of a TransactWriteItems request: table and
+// key (a Put's whole item, which holds its key).
+func transactKeys(body []byte) []string {
+	type op struct {
+		TableName string
+		Key, Item json.RawMessage
+	}
+	var in struct {
+		TransactItems []struct{ Put, Update, Delete, ConditionCheck *op }
+	}
+	if json.Unmarshal(body, &in) != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(in.TransactItems))
+	for _, it := range in.TransactItems {
+		for _, o := range []*op{it.Put, it.Update, it.Delete, it.ConditionCheck} {
+			if o != nil {
+				keys = append(keys, o.TableName+"\x00"+string(o.Key)+string(o.Item))
+			}
+		}
+	}
+	return keys
 }
 
 // forward sends the request to the upstream and reads the whole response.
