@@ -119,7 +119,8 @@ func (a *App) Run(ctx context.Context, windows []Window) (Summary, error) {
 	}
 	sum := r.Run(ctx, windows)
 	if err := sum.Err(); err != nil {
-		a.log.ErrorContext(ctx, "markets etl failed", "summary", sum)
+		// The Lambda runtime answers only err: the full summary is in this line.
+		a.log.ErrorContext(ctx, "markets etl failed", "error", err.Error(), "summary", sum)
 		return sum, err
 	}
 	a.log.InfoContext(ctx, "markets etl succeeded", "summary", sum)

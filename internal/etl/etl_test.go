@@ -155,10 +155,11 @@ func TestHandleEndToEnd(t *testing.T) {
 	// though it is still the 7th in New York), real estate 90; WIKI/FB
 	// fails, every other dataset still loads.
 	sum, err := mustHandle(t, app, `{}`)
-	if err == nil || !strings.Contains(err.Error(), "1 of 14 datasets failed: WIKI/FB") {
-		t.Fatalf("error = %v, want WIKI/FB to fail", err)
+	if err == nil || !strings.Contains(err.Error(), "1 of 14 datasets failed: WIKI/FB: fetch WIKI/FB") || !strings.Contains(err.Error(), "QECx02") {
+		t.Fatalf("error = %v, want WIKI/FB to fail with its reason", err)
 	}
 	golden.JSON(t, "testdata/summary_one_failed.json", sum)
+	assertSummaryLogged(t, f.logs.String(), "markets etl failed", sum)
 	const loaded = "markets=13 currency=10 economics=7 equities=15 interest_rates=80 real_estate=3"
 	if got := f.tableCounts(t); got != loaded {
 		t.Errorf("tables: %s\nwant    %s", got, loaded)
@@ -301,6 +302,9 @@ func TestBadAPIKey(t *testing.T) {
 			}
 		}
 	}
+	if !strings.HasPrefix(err.Error(), "markets etl: 3 of 3 datasets failed: CURRFX/EURUSD: ") || strings.Count(err.Error(), "QEAx01") != 3 {
+		t.Errorf("error = %v, want each dataset with its reason", err)
+	}
 	b, _ := json.Marshal(sum)
 	f.assertNoSecrets(t, err.Error(), string(b))
 	if strings.Contains(f.logs.String()+string(b)+err.Error(), "qk-wrong-key-123") {
@@ -353,6 +357,38 @@ func TestCLI(t *testing.T) {
 		})
 	}
 	f.assertNoSecrets(t)
+}
+
+// assertSummaryLogged checks that logs hold exactly one line msg, with the
+// error and the whole summary as structured JSON.
+func assertSummaryLogged(t *testing.T, logs, msg string, want etl.Summary) {
+	t.Helper()
+	var found int
+	for line := range strings.Lines(logs) {
+		var rec struct {
+			Msg     string          `json:"msg"`
+			Error   string          `json:"error"`
+			Summary json.RawMessage `json:"summary"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %v\n%s", err, line)
+		}
+		if rec.Msg != msg {
+			continue
+		}
+		found++
+		if rec.Error != want.Err().Error() {
+			t.Errorf("logged error %q, want %q", rec.Error, want.Err())
+		}
+		b, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.JSONEqual(t, "logged summary", rec.Summary, b)
+	}
+	if found != 1 {
+		t.Errorf("%d log lines %q, want 1", found, msg)
+	}
 }
 
 func err2s(err error) string {

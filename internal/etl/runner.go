@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/acmecheckout/reports/internal/markets"
 	"github.com/acmecheckout/reports/internal/secrets"
@@ -179,21 +180,57 @@ func (s *Summary) tally() {
 	s.OK = s.Failed == 0
 }
 
+// Limits on Summary.Err's text, so that it stays readable as the Lambda
+// invocation's errorMessage: each reason is cut to maxReason bytes, and
+// reasons past maxReasons bytes in all are only counted.
+const (
+	maxReason  = 200
+	maxReasons = 2000
+)
+
 // Err returns nil when every dataset loaded, and otherwise an error naming
-// the datasets that failed (their errors are in the Summary).
+// each dataset that failed with its (already scrubbed) reason, e.g.
+// "markets etl: 2 of 14 datasets failed: WIKI/FB: ...; FRED/GDP: ...".
+// The full errors are in the Summary.
 func (s Summary) Err() error {
 	if s.OK {
 		return nil
 	}
-	var failed []string
-	total := 0
+	var b strings.Builder
+	total, failed, left := 0, 0, 0
 	for _, j := range s.Jobs {
 		total += len(j.Tickers)
 		for _, t := range j.Tickers {
-			if t.Error != "" {
-				failed = append(failed, t.Dataset+"/"+t.Ticker)
+			if t.Error == "" {
+				continue
 			}
+			failed++
+			reason := t.Dataset + "/" + t.Ticker + ": " + truncate(t.Error, maxReason)
+			if b.Len() > 0 {
+				if b.Len()+len("; ")+len(reason) > maxReasons {
+					left++
+					continue
+				}
+				b.WriteString("; ")
+			}
+			b.WriteString(reason)
 		}
 	}
-	return fmt.Errorf("markets etl: %d of %d datasets failed: %s", len(failed), total, strings.Join(failed, ", "))
+	if left > 0 {
+		fmt.Fprintf(&b, "; and %d more", left)
+	}
+	return fmt.Errorf("markets etl: %d of %d datasets failed: %s", failed, total, b.String())
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "..."
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
