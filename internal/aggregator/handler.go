@@ -265,6 +265,13 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 			report(id)
 		}
 	}
+	if res.Err != nil && res.DeadLettered > 0 {
+		// Invalid events are already on the dead-letter queue: failing the
+		// invocation would send them there again. Every valid one is in
+		// FailedMessages, so SQS delivers just those again.
+		h.log.ErrorContext(ctx, "events cannot be counted", "error", res.Err)
+		res.Err = nil
+	}
 	res.FailedMessages = nonNil(res.FailedMessages)
 	res.Failed = len(res.FailedMessages)
 	res.Counted = len(deliveries) - len(c.duplicates) - len(c.failed)
@@ -298,7 +305,10 @@ func (h *Handler) count(ctx context.Context, ds []purchase.Delivery) counted {
 	for round := 0; len(pending) > 0; round++ {
 		r, err := h.counter.Count(ctx, pending)
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			// Fatal only when nothing was counted yet: after an earlier round
+			// counted some, failing the invocation would make SQS deliver
+			// those again, so the rest is reported message by message.
+			if round == 0 && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				c.fatal = fmt.Errorf("count %d events: %w", len(pending), err)
 			}
 			for _, d := range pending {

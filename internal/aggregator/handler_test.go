@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/acmecheckout/reports/internal/golden"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"github.com/acmecheckout/reports/internal/aggregator"
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/faultproxy"
+	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/sqs"
 	"github.com/acmecheckout/reports/internal/testenv"
@@ -467,5 +467,45 @@ func TestGoldenEvents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMissingTableAfterDeadLetters: when the invalid events of the batch are
+// already on the dead-letter queue, a missing table does not fail the
+// invocation (SQS would deliver the whole batch, and the DLQ would get the
+// invalid events again): the valid messages are reported failed instead.
+func TestMissingTableAfterDeadLetters(t *testing.T) {
+	testenv.Minidyn(t)
+	testenv.Fauxqs(t)
+	cfg := mustAWS(t)
+	ddb, sqsClient := dynamodb.NewFromConfig(cfg), awssqs.NewFromConfig(cfg)
+	dlqURL := mustQueue(t, sqsClient, "dlq")
+	var logs bytes.Buffer
+	h := aggregator.New(dynamo.New(ddb, "no-such-table", fastRetry()),
+		aggregator.WithDeadLetter(sqs.NewDeadLetter(sqsClient, dlqURL)),
+		aggregator.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	ev := mustEvent(t, "mixed-batch.json")
+	resp, err := h.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Handle: %v; want the valid messages reported failed instead", err)
+	}
+	var valid []string
+	for _, r := range ev.Records {
+		if _, err := purchase.Parse([]byte(r.Body)); err == nil {
+			valid = append(valid, r.MessageId)
+		}
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	if !slices.Equal(failed, valid) {
+		t.Errorf("batch item failures %v, want the valid messages %v", failed, valid)
+	}
+	if got := len(receiveAll(t, sqsClient, dlqURL)); got != len(ev.Records)-len(valid) {
+		t.Errorf("%d messages on the DLQ, want the %d invalid ones", got, len(ev.Records)-len(valid))
+	}
+	if !strings.Contains(logs.String(), "events cannot be counted") {
+		t.Errorf("the configuration error is not logged:\n%s", logs.String())
 	}
 }
