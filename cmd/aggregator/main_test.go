@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
-	"github.com/acmecheckout/reports/internal/golden"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,6 +22,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/lambdatest"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/testenv"

@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/acmecheckout/reports/internal/golden"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"github.com/acmecheckout/reports/internal/golden"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/testenv"
 )

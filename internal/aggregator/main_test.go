@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/acmecheckout/reports/internal/golden"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/acmecheckout/reports/internal/aggregator"
+	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/lambdatest"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/testenv"

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/acmecheckout/reports/internal/golden"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/acmecheckout/reports/internal/etl"
+	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/quandl/quandltest"
 	"github.com/acmecheckout/reports/internal/secrets/kmstest"
 	"github.com/acmecheckout/reports/internal/testenv"

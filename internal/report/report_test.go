@@ -3,10 +3,10 @@ package report_test
 import (
 	"bytes"
 	"errors"
-	"github.com/acmecheckout/reports/internal/golden"
 	"path/filepath"
 	"testing"
 
+	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/report"
 )
