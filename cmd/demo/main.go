@@ -4,7 +4,8 @@
 // feeds them through the aggregator handler in SQS-shaped batches and prints
 // the five reports and a summary. `make demo` runs it; `demo -h` lists the
 // flags. With --no-embedded it uses the AWS SDK's standard configuration
-// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, profiles) and existing tables.
+// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, profiles), creating the tables
+// where missing unless --no-create.
 package main
 
 import (
