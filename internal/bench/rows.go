@@ -1,0 +1,96 @@
+package bench
+
+import "fmt"
+
+// Rows are the figures of issue 5, in the order of BENCHMARKS.md, each with
+// the benchmark that measures it, its naive counterpart and its target.
+func Rows() []Row {
+	rows := []Row{
+		{
+			Figure: "parse + validate + bucket", Unit: "events/s/core",
+			Ours:   Ref{"ParseBucket", "events/s"},
+			Naive:  Ref{"ParseBucketNaive", "events/s"},
+			Better: HigherIsBetter, Target: Target{AtLeast, 1_000_000},
+		},
+		{
+			Figure: "parse + validate + bucket", Unit: "allocs/event",
+			Ours:  Ref{"ParseBucket", "allocs/op"},
+			Naive: Ref{"ParseBucketNaive", "allocs/op"},
+		},
+		{
+			Figure: "handler, 10,000-msg batch, no I/O", Unit: "cpu-ms/batch",
+			Ours:   Ref{"HandlerCPU/no-io/ours", "cpu-ms/batch"},
+			Naive:  Ref{"HandlerCPU/no-io/naive", "cpu-ms/batch"},
+			Target: Target{AtMost, 50},
+		},
+		{
+			Figure: "handler, 10,000-msg batch, no I/O", Unit: "allocs/batch",
+			Ours:  Ref{"HandlerCPU/no-io/ours", "allocs/op"},
+			Naive: Ref{"HandlerCPU/no-io/naive", "allocs/op"},
+		},
+		{
+			Figure: "handler + SDK plain, 10,000 msgs", Unit: "cpu-ms/batch",
+			Ours:  Ref{"HandlerCPU/sdk-plain/ours", "cpu-ms/batch"},
+			Naive: Ref{"HandlerCPU/sdk-plain/naive", "cpu-ms/batch"},
+		},
+		{
+			Figure: "handler + SDK exactly-once, 10,000 msgs", Unit: "cpu-ms/batch",
+			Ours:  Ref{"HandlerCPU/sdk-exactly-once/ours", "cpu-ms/batch"},
+			Naive: Ref{"HandlerCPU/sdk-exactly-once/naive", "cpu-ms/batch"},
+		},
+		{
+			Figure: "SQS event JSON decode (runtime), 10,000 msgs", Unit: "cpu-ms/batch",
+			Ours: Ref{"HandlerCPU/event-decode", "cpu-ms/batch"},
+		},
+	}
+	for _, mode := range []string{"plain", "exactly-once"} {
+		target := Target{AtMostTimesFloor, 1.03}
+		if mode == "exactly-once" {
+			target.Value = 1.05
+		}
+		for _, size := range []int{10, 100} {
+			name := fmt.Sprintf("WriteUnits/%s/batch=%d/", mode, size)
+			rows = append(rows, Row{
+				Figure: fmt.Sprintf("DynamoDB writes, %s, batch %d", mode, size), Unit: "wu/event",
+				Ours:   Ref{name + "ours", "wu/event"},
+				Floor:  Ref{name + "ours", "floor-wu/event"},
+				Naive:  Ref{name + "naive", "wu/event"},
+				Target: target,
+			})
+		}
+	}
+	rows = append(rows, Row{
+		Figure: "DynamoDB writes, exactly-once, batch 100, vs one-transaction bound", Unit: "wu/event",
+		Ours:  Ref{"WriteUnits/exactly-once/batch=100/ours", "wu/event"},
+		Floor: Ref{"WriteUnits/exactly-once/batch=100/ours", "bound-wu/event"},
+	})
+	for _, fn := range []string{"aggregator", "etl"} {
+		rows = append(rows, Row{
+			Figure: "cold start, " + fn, Unit: "ms",
+			Ours:   Ref{"ColdStart/" + fn + "/ours", "ms/coldstart"},
+			Naive:  Ref{"ColdStart/" + fn + "/naive", "ms/coldstart"},
+			Target: Target{AtMost, 20},
+		})
+	}
+	for _, fn := range []string{"aggregator", "etl"} {
+		rows = append(rows, Row{
+			Figure: "arm64 bootstrap size, " + fn, Unit: "MB",
+			Ours:   Ref{"BinarySize/" + fn + "/ours", "MB"},
+			Naive:  Ref{"BinarySize/" + fn + "/naive", "MB"},
+			Target: Target{AtMost, 12},
+		})
+	}
+	return append(rows,
+		Row{
+			Figure: "ETL upsert, 100,000 new rows", Unit: "rows/s",
+			Ours:   Ref{"Upsert/batched/new-rows", "rows/s"},
+			Naive:  Ref{"Upsert/row-by-row/new-rows", "rows/s"},
+			Better: HigherIsBetter, Target: Target{GainAtLeast, 20},
+		},
+		Row{
+			Figure: "ETL upsert, 100,000 unchanged rows", Unit: "rows/s",
+			Ours:   Ref{"Upsert/batched/unchanged-rows", "rows/s"},
+			Better: HigherIsBetter,
+		},
+	)
+}
