@@ -31,7 +31,7 @@ func main() {
 	defer app.Close()
 
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		lambda.StartWithOptions(app.Handle, lambda.WithContext(ctx))
+		lambda.StartWithOptions(app, lambda.WithContext(ctx)) // app.Invoke: the raw payload, decoded strictly
 		return
 	}
 	cli := &etl.CLI{App: app, Stdout: os.Stdout, Stderr: os.Stderr}

@@ -82,18 +82,30 @@ func NewApp(ctx context.Context, d Deps) (*App, error) {
 	return &App{cfg: cfg, deps: d, dec: dec, log: d.Logger, secret: map[string]string{}}, nil
 }
 
-// Handle is the Lambda handler: it validates the event (an Input; empty or
-// null means the defaults), runs it, logs the summary and returns it. It
-// returns an error, after logging, when the input is invalid, setup fails or
-// any dataset failed.
+// Invoke implements lambda.Handler (aws-lambda-go), so that Handle sees the
+// raw payload: the library's own decoding would drop data after the first
+// JSON value and fail on an empty payload. It answers the summary as JSON.
+func (a *App) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	sum, err := a.Handle(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return nil, fmt.Errorf("marshal summary: %w", err)
+	}
+	return b, nil
+}
+
+// Handle is the Lambda handler: it validates the event (an Input, decoded
+// strictly; empty or null means the defaults), runs it, logs the summary and
+// returns it. It returns an error, after logging, when the input is invalid,
+// setup fails or any dataset failed.
 func (a *App) Handle(ctx context.Context, event json.RawMessage) (Summary, error) {
-	var in Input
-	if len(event) > 0 && string(event) != "null" {
-		if err := json.Unmarshal(event, &in); err != nil {
-			err = fmt.Errorf("%w: want {\"jobs\": [...], \"startDate\": \"YYYY-MM-DD\", \"endDate\": \"YYYY-MM-DD\"}: %v", ErrInvalidInput, err)
-			a.log.ErrorContext(ctx, "markets etl rejected its input", "error", err.Error())
-			return Summary{}, err
-		}
+	in, err := DecodeInput(event)
+	if err != nil {
+		a.log.ErrorContext(ctx, "markets etl rejected its input", "error", err.Error())
+		return Summary{}, err
 	}
 	windows, err := Plan(in, a.today())
 	if err != nil {

@@ -168,10 +168,15 @@ func TestHandleEndToEnd(t *testing.T) {
 		t.Errorf("a failed run must log its summary and not ping (%d pings)", f.pings.Load())
 	}
 
-	// 2. The same window again: only WIKI/FB is new; nothing else changes.
-	sum, err = mustHandle(t, app, `{}`)
+	// 2. The same window again, as Lambda invokes with an empty payload (the
+	// defaults): only WIKI/FB is new; nothing else changes.
+	answer, err := app.Invoke(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	sum = etl.Summary{}
+	if err := json.Unmarshal(answer, &sum); err != nil {
+		t.Fatalf("answer %s: %v", answer, err)
 	}
 	golden.JSON(t, "testdata/summary_rerun.json", sum)
 	if got, want := f.tableCounts(t), strings.Replace(strings.Replace(loaded, "markets=13", "markets=14", 1), "equities=15", "equities=20", 1); got != want {
@@ -217,19 +222,25 @@ func TestHandleEndToEnd(t *testing.T) {
 	f.assertNoSecrets(t, err2s(err))
 }
 
-// TestHandleRejectsInput checks validation against testdata/invalid_inputs.json:
+// TestHandleRejectsInput checks validation against testdata/invalid_inputs.json
+// (each case an event, or a raw payload that is not one JSON document):
 // nothing is decrypted, fetched or written.
 func TestHandleRejectsInput(t *testing.T) {
 	f := newFixture(t, false)
 	app := f.mustApp(t)
 	var cases []struct {
 		Event json.RawMessage `json:"event"`
+		Raw   string          `json:"raw"`
 		Error string          `json:"error"`
 	}
 	mustReadJSON(t, "invalid_inputs.json", &cases)
 	for i, tc := range cases {
-		t.Run(fmt.Sprintf("%d %s", i, tc.Event), func(t *testing.T) {
-			_, err := app.Handle(context.Background(), tc.Event)
+		payload := []byte(tc.Event)
+		if tc.Raw != "" {
+			payload = []byte(tc.Raw)
+		}
+		t.Run(fmt.Sprintf("%d %s", i, payload), func(t *testing.T) {
+			_, err := app.Invoke(context.Background(), payload)
 			if err == nil || err.Error() != tc.Error {
 				t.Errorf("error = %v\nwant    %s", err, tc.Error)
 			}

@@ -1,8 +1,11 @@
 package etl
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/acmecheckout/reports/internal/markets"
@@ -22,6 +25,27 @@ type Input struct {
 	// window (7 days, real estate 90) ending at EndDate.
 	StartDate string `json:"startDate,omitempty"`
 	EndDate   string `json:"endDate,omitempty"`
+}
+
+// DecodeInput decodes a Lambda event into an Input, strictly: an unknown
+// field (a misspelt "job", say) or anything after the object is an error
+// matching ErrInvalidInput, rather than a run of the defaults. An empty
+// event, {} and null mean the defaults.
+func DecodeInput(event []byte) (Input, error) {
+	var in Input
+	dec := json.NewDecoder(bytes.NewReader(event))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&in)
+	if errors.Is(err, io.EOF) {
+		return Input{}, nil
+	}
+	if err == nil {
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return in, nil
+		}
+		err = errors.New("unexpected data after the JSON object")
+	}
+	return Input{}, fmt.Errorf("%w: want {\"jobs\": [...], \"startDate\": \"YYYY-MM-DD\", \"endDate\": \"YYYY-MM-DD\"}: %v", ErrInvalidInput, err)
 }
 
 // Window is one job over the dates it loads, Start to End inclusive.

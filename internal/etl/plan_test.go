@@ -91,3 +91,40 @@ func TestConfigFromEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeInput(t *testing.T) {
+	tests := []struct {
+		name    string
+		event   string
+		want    etl.Input
+		wantErr string
+	}{
+		{name: "empty means defaults"},
+		{name: "blank means defaults", event: " \n"},
+		{name: "null means defaults", event: "null"},
+		{name: "{} means defaults", event: " {} \n"},
+		{name: "schedule", event: `{"jobs": ["currency", "economics"]}`, want: etl.Input{Jobs: []string{"currency", "economics"}}},
+		{name: "window", event: `{"startDate": "2017-12-01", "endDate": "2017-12-07"}`, want: etl.Input{StartDate: "2017-12-01", EndDate: "2017-12-07"}},
+		{name: "misspelt field", event: `{"job": ["currency"]}`, wantErr: `json: unknown field "job"`},
+		{name: "second document", event: `{} {}`, wantErr: "unexpected data after the JSON object"},
+		{name: "trailing brace", event: `{}}`, wantErr: "unexpected data after the JSON object"},
+		{name: "not JSON", event: `jobs=currency`, wantErr: "invalid character"},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			got, err := etl.DecodeInput([]byte(tc.event))
+			if tc.wantErr != "" {
+				if !errors.Is(err, etl.ErrInvalidInput) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want invalid input with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("input = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
