@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
@@ -44,23 +44,26 @@ type DeadLetterMessage struct {
 
 // DeadLetter sends rejected messages to one SQS queue.
 type DeadLetter struct {
-	client *awssqs.Client
+	client SendMessageBatchAPI
 	url    string
 	fifo   bool
+	resend resend
 }
 
 // NewDeadLetter returns a DeadLetter sending to the queue at url. A FIFO queue
 // (url ending in .fifo) gets each message in its original group, or group
-// "invalid" when it had none, deduplicated on the source message id.
-func NewDeadLetter(client *awssqs.Client, url string) *DeadLetter {
-	return &DeadLetter{client: client, url: url, fifo: strings.HasSuffix(url, ".fifo")}
+// "invalid" when it had none, deduplicated on the source message id. Entries
+// SQS fails through no fault of theirs are sent again, three times in all.
+func NewDeadLetter(client SendMessageBatchAPI, url string) *DeadLetter {
+	return &DeadLetter{client: client, url: url, fifo: strings.HasSuffix(url, ".fifo"),
+		resend: resend{attempts: 3, backoff: 50 * time.Millisecond}}
 }
 
 // Send sends msgs with SendMessageBatch, at most ten and 1 MiB per call. It
 // returns the messages that were not sent, by MessageID, with why: every
-// message of a call that failed as a whole, and each entry SQS reported as
-// Failed. Transient failures of a call are retried by the SDK's retryer.
-// A nil map means all were sent.
+// message of a call that failed as a whole, and each entry SQS refused or
+// kept failing. Transient failures of a call are retried by the SDK's
+// retryer, of an entry by sendEntries. A nil map means all were sent.
 func (d *DeadLetter) Send(ctx context.Context, msgs []DeadLetterMessage) map[string]error {
 	var failed map[string]error
 	fail := func(id string, err error) {
@@ -86,34 +89,13 @@ func (d *DeadLetter) Send(ctx context.Context, msgs []DeadLetterMessage) map[str
 		for i, m := range batch {
 			entries[i] = d.entry(strconv.Itoa(i), m)
 		}
-		out, err := d.client.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(d.url), Entries: entries})
-		if err != nil {
-			err = fmt.Errorf("send to dead-letter queue: %w", err)
-			for _, m := range batch {
-				fail(m.MessageID, err)
-			}
-			continue
-		}
-		for _, f := range out.Failed {
-			i, convErr := strconv.Atoi(aws.ToString(f.Id))
-			if convErr != nil || i < 0 || i >= len(batch) {
-				continue // not an id we sent; cannot happen with a conforming server
-			}
-			fail(batch[i].MessageID, fmt.Errorf("send to dead-letter queue: entry failed: %s: %s (sender fault %t)",
-				aws.ToString(f.Code), aws.ToString(f.Message), f.SenderFault))
-		}
-		// An entry neither Successful nor Failed was not confirmed: count it as failed.
-		if len(out.Successful)+len(out.Failed) < len(batch) {
-			seen := make(map[string]bool, len(batch))
-			for _, s := range out.Successful {
-				seen[aws.ToString(s.Id)] = true
-			}
-			for _, f := range out.Failed {
-				seen[aws.ToString(f.Id)] = true
-			}
-			for i, m := range batch {
-				if !seen[strconv.Itoa(i)] {
-					fail(m.MessageID, fmt.Errorf("send to dead-letter queue: entry %d not confirmed", i))
+		notSent, _, err := sendEntries(ctx, d.client, d.url, entries, d.resend)
+		for i, m := range batch {
+			if why, ok := notSent[strconv.Itoa(i)]; ok {
+				if why.Code == "NotSent" {
+					fail(m.MessageID, fmt.Errorf("send to dead-letter queue: %w", err))
+				} else {
+					fail(m.MessageID, fmt.Errorf("send to dead-letter queue: entry failed: %w", why))
 				}
 			}
 		}

@@ -181,3 +181,29 @@ func mustReceiveDeadLetters(t *testing.T, c *awssqs.Client, url string) []types.
 		}
 	}
 }
+
+// TestDeadLetterResends: entries SQS fails through no fault of theirs are
+// sent again; one that keeps failing is reported, and the rest arrive once.
+func TestDeadLetterResends(t *testing.T) {
+	sqsURL := testenv.Fauxqs(t)
+	direct := loopClient(t)
+	url := loopQueue(t, direct, "dlq", nil)
+	withFaults(t, sqsURL, func(id string, seen int) bool {
+		return id == "0" && seen == 1 || id == "2" // entry 0 fails once, entry 2 always
+	})
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []sqs.DeadLetterMessage
+	for i := range 4 {
+		msgs = append(msgs, sqs.DeadLetterMessage{MessageID: fmt.Sprintf("m-%d", i), Body: fmt.Sprintf(`{"n":%d}`, i), Reason: "bad"})
+	}
+	failed := sqs.NewDeadLetter(awssqs.NewFromConfig(cfg), url).Send(context.Background(), msgs)
+	if len(failed) != 1 || failed["m-2"] == nil {
+		t.Fatalf("failed %v, want only m-2", failed)
+	}
+	if got, want := loopReceiveAll(t, direct, url), []string{`{"n":0}`, `{"n":1}`, `{"n":3}`}; !slices.Equal(got, want) {
+		t.Errorf("dead-letter queue holds %q, want %q", got, want)
+	}
+}

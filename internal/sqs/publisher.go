@@ -13,14 +13,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // PublisherAPI is the part of the SQS client a Publisher uses.
-type PublisherAPI interface {
-	SendMessageBatch(ctx context.Context, in *awssqs.SendMessageBatchInput, optFns ...func(*awssqs.Options)) (*awssqs.SendMessageBatchOutput, error)
-}
+type PublisherAPI = SendMessageBatchAPI
 
 // Limits of one SendMessageBatch call the Publisher keeps to: ten entries and
 // 256 KiB, so that a batch fits a queue with the former default
@@ -182,48 +179,33 @@ func (b *batch) finish(ctx context.Context) error {
 // flush sends the gathered entries, resending those SQS failed through no
 // fault of theirs, with exponential backoff.
 func (b *batch) flush(ctx context.Context) error {
+	if len(b.entries) == 0 {
+		return nil
+	}
 	pending := b.entries
 	b.entries, b.bytes = nil, 0
-	wait := b.p.backoff
-	for attempt := 1; len(pending) > 0; attempt++ {
-		if attempt > 1 {
-			b.res.Resent += len(pending)
-			b.p.log.InfoContext(ctx, "resending failed entries", "entries", len(pending), "attempt", attempt)
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("send lines %d-%d: %w", pending[0].line, pending[len(pending)-1].line, ctx.Err())
-			case <-time.After(wait):
-			}
-			wait *= 2
-		}
-		byID := make(map[string]entry, len(pending))
-		in := &awssqs.SendMessageBatchInput{QueueUrl: aws.String(b.p.queueURL)}
-		for _, e := range pending {
-			id := "line-" + strconv.Itoa(e.line)
-			byID[id] = e
-			in.Entries = append(in.Entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(e.body)})
-		}
-		b.res.Calls++
-		out, err := b.p.client.SendMessageBatch(ctx, in)
-		if err != nil {
-			// The SDK has already retried throttling and transient errors.
-			return fmt.Errorf("send lines %d-%d: %w", pending[0].line, pending[len(pending)-1].line, err)
-		}
-		b.res.Sent += len(out.Successful)
-		pending = pending[:0:0]
-		for _, f := range out.Failed {
-			e, ok := byID[aws.ToString(f.Id)]
-			if !ok {
-				continue
-			}
-			if f.SenderFault || attempt >= b.p.attempts {
-				pf := PublishFailure{Line: e.line, Code: aws.ToString(f.Code), Message: aws.ToString(f.Message), SenderFault: f.SenderFault}
-				b.p.log.WarnContext(ctx, "message not sent", "line", pf.Line, "code", pf.Code, "reason", pf.Message, "senderFault", pf.SenderFault)
-				b.res.Failed = append(b.res.Failed, pf)
-				continue
-			}
-			pending = append(pending, e)
-		}
+	lines := make(map[string]int, len(pending))
+	in := make([]types.SendMessageBatchRequestEntry, len(pending))
+	for i, e := range pending {
+		id := "line-" + strconv.Itoa(e.line)
+		lines[id] = e.line
+		in[i] = types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(e.body)}
+	}
+	failed, st, err := sendEntries(ctx, b.p.client, b.p.queueURL, in, resend{b.p.attempts, b.p.backoff})
+	b.res.Calls += st.calls
+	b.res.Resent += st.resent
+	if st.resent > 0 {
+		b.p.log.InfoContext(ctx, "resent failed entries", "entries", st.resent)
+	}
+	b.res.Sent += len(pending) - len(failed)
+	if err != nil {
+		// The SDK has already retried throttling and transient errors.
+		return fmt.Errorf("send lines %d-%d: %w", pending[0].line, pending[len(pending)-1].line, err)
+	}
+	for id, why := range failed {
+		pf := PublishFailure{Line: lines[id], Code: why.Code, Message: why.Message, SenderFault: why.SenderFault}
+		b.p.log.WarnContext(ctx, "message not sent", "line", pf.Line, "code", pf.Code, "reason", pf.Message, "senderFault", pf.SenderFault)
+		b.res.Failed = append(b.res.Failed, pf)
 	}
 	return nil
 }

@@ -1,0 +1,101 @@
+package sqs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// SendMessageBatchAPI is the part of the SQS client that sends batches.
+type SendMessageBatchAPI interface {
+	SendMessageBatch(ctx context.Context, in *awssqs.SendMessageBatchInput, optFns ...func(*awssqs.Options)) (*awssqs.SendMessageBatchOutput, error)
+}
+
+// EntryError is why SQS did not accept one entry of a batch.
+type EntryError struct {
+	Code    string
+	Message string
+	// SenderFault is true when the entry itself was refused: sending it
+	// again cannot help.
+	SenderFault bool
+}
+
+// Error returns "CODE: message (sender fault)".
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("%s: %s (sender fault %t)", e.Code, e.Message, e.SenderFault)
+}
+
+// resend says how often, and after what first wait (doubling), entries SQS
+// failed through no fault of theirs are sent again.
+type resend struct {
+	attempts int
+	backoff  time.Duration
+}
+
+// sendStats counts the calls a send made and the entries it sent again.
+type sendStats struct {
+	calls, resent int
+}
+
+// sendEntries sends entries (at most ten, within SQS's size limit, with
+// distinct Ids) to queueURL with SendMessageBatch, and sends again the ones
+// SQS failed through no fault of theirs, or did not confirm, up to
+// r.attempts in all with exponential backoff. It returns every entry not
+// sent, by Id. The error is set when a call failed as a whole (the SDK's
+// retryer has already retried transient failures) or ctx ended: the entries
+// still pending then are in failed with code NotSent.
+func sendEntries(ctx context.Context, api SendMessageBatchAPI, queueURL string, entries []types.SendMessageBatchRequestEntry, r resend) (failed map[string]*EntryError, st sendStats, err error) {
+	failed = map[string]*EntryError{}
+	giveUp := func(pending []types.SendMessageBatchRequestEntry, err error) (map[string]*EntryError, sendStats, error) {
+		for _, e := range pending {
+			failed[aws.ToString(e.Id)] = &EntryError{Code: "NotSent", Message: err.Error()}
+		}
+		return failed, st, err
+	}
+	pending := entries
+	wait := r.backoff
+	for attempt := 1; len(pending) > 0; attempt++ {
+		if attempt > 1 {
+			st.resent += len(pending)
+			select {
+			case <-ctx.Done():
+				return giveUp(pending, ctx.Err())
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+		st.calls++
+		out, err := api.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: pending})
+		if err != nil {
+			return giveUp(pending, err)
+		}
+		answered := make(map[string]bool, len(pending))
+		for _, s := range out.Successful {
+			answered[aws.ToString(s.Id)] = true
+		}
+		var again []types.SendMessageBatchRequestEntry
+		for _, e := range pending {
+			id := aws.ToString(e.Id)
+			if answered[id] {
+				continue
+			}
+			why := &EntryError{Code: "NotConfirmed", Message: "neither successful nor failed in the answer"}
+			for _, f := range out.Failed {
+				if aws.ToString(f.Id) == id {
+					why = &EntryError{Code: aws.ToString(f.Code), Message: aws.ToString(f.Message), SenderFault: f.SenderFault}
+				}
+			}
+			if why.SenderFault || attempt >= r.attempts {
+				failed[id] = why
+				continue
+			}
+			again = append(again, e)
+		}
+		pending = again
+	}
+	return failed, st, nil
+}
