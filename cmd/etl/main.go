@@ -16,33 +16,47 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/acmecheckout/reports/internal/etl"
+	"github.com/acmecheckout/reports/internal/lambdainit"
 	"github.com/acmecheckout/reports/internal/warehouse"
 )
 
 func main() {
+	os.Exit(run())
+}
+
+// run runs the program and returns its exit code: 0 on success, 1 when it
+// could not start or a run failed, 2 on a malformed command line. Returning
+// instead of exiting lets the deferred cleanup run.
+func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	runtimeAPI := os.Getenv("AWS_LAMBDA_RUNTIME_API")
 	app, err := etl.NewApp(ctx, etl.Deps{Getenv: os.Getenv, Open: open, Logger: logger})
 	if err != nil {
 		logger.Error("markets etl cannot start", "error", err.Error())
-		os.Exit(1)
+		if runtimeAPI != "" {
+			if perr := lambdainit.PostError(ctx, runtimeAPI, lambdainit.ConfigError, err); perr != nil {
+				logger.Error("report init error", "error", perr.Error())
+			}
+		}
+		return 1
 	}
 	defer app.Close()
 
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+	if runtimeAPI != "" {
 		lambda.StartWithOptions(app, lambda.WithContext(ctx)) // app.Invoke: the raw payload, decoded strictly
-		return
+		return 0
 	}
 	cli := &etl.CLI{App: app, Stdout: os.Stdout, Stderr: os.Stderr}
 	if err := cli.Run(ctx, os.Args[1:]); err != nil {
-		app.Close()
 		if errors.Is(err, etl.ErrUsage) {
-			os.Exit(2)
+			return 2
 		}
 		fmt.Fprintln(os.Stderr, "etl:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // open connects to the warehouse.

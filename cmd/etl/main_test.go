@@ -1,15 +1,19 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/acmecheckout/reports/internal/lambdatest"
 	"github.com/acmecheckout/reports/internal/quandl/quandltest"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
@@ -68,4 +72,68 @@ func TestCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLambda runs the bootstrap as Lambda does, against a Runtime API: a
+// configuration error is posted to init/error before it exits non-zero;
+// otherwise it serves invocations, rejecting a misspelt input and running
+// the defaults on an empty payload.
+func TestLambda(t *testing.T) {
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := lambdatest.Build(t, root, "./cmd/etl", runtime.GOOS, runtime.GOARCH)
+	const key = "qk-lambda-test-4242"
+	q := quandltest.NewServer(t, key)
+	env := []string{"SECRETS_PLAINTEXT=true", "QUANDL_API_KEY=" + key, "DATABASE_URL=" + testenv.Postgres(t),
+		"QUANDL_BASE_URL=" + q.BaseURL, "AWS_LAMBDA_FUNCTION_NAME=markets-etl"}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	t.Run("config error", func(t *testing.T) {
+		rt := lambdatest.NewServer(t)
+		fn := lambdatest.Start(t, bin, append(env, rt.Env(), "SECRETS_PLAINTEXT=maybe"))
+		ie, err := rt.WaitInitError(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ie.Type != "Runtime.ConfigError" || !strings.Contains(ie.Message, `SECRETS_PLAINTEXT "maybe"`) {
+			t.Errorf("init error %+v", ie)
+		}
+		if code, err := fn.Wait(ctx); err != nil || code == 0 {
+			t.Errorf("exit code %d (%v), want non-zero", code, err)
+		}
+		if _, err := rt.WaitReady(ctx); err == nil {
+			t.Error("the function polled for invocations despite its init error")
+		}
+	})
+
+	t.Run("invocations", func(t *testing.T) {
+		rt := lambdatest.NewServer(t)
+		fn := lambdatest.Start(t, bin, append(env, rt.Env()))
+		resp, err := rt.Invoke(ctx, []byte(`{"job": ["currency"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Err == nil || !strings.Contains(resp.Err.Message, `invalid input`) || !strings.Contains(resp.Err.Message, `unknown field "job"`) {
+			t.Errorf("misspelt input: response %s, error %+v; want it rejected naming the field", resp.Payload, resp.Err)
+		}
+		resp, err = rt.Invoke(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum struct {
+			OK   bool `json:"ok"`
+			Jobs []struct {
+				Job string `json:"job"`
+			} `json:"jobs"`
+		}
+		if resp.Err != nil || json.Unmarshal(resp.Payload, &sum) != nil || !sum.OK || len(sum.Jobs) != 5 {
+			t.Errorf("empty payload: response %s, error %+v; want the defaults: all 5 jobs", resp.Payload, resp.Err)
+		}
+		if strings.Contains(fn.Stdout()+fn.Stderr(), key) {
+			t.Error("the API key leaked")
+		}
+	})
 }

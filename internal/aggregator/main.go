@@ -1,21 +1,18 @@
 package aggregator
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/lambdainit"
 	"github.com/acmecheckout/reports/internal/sqs"
 )
 
@@ -85,7 +82,7 @@ func (m *Main) Run(ctx context.Context) int {
 	if err != nil {
 		log.Error("aggregator configuration", "error", err.Error())
 		if cfg.RuntimeAPI != "" {
-			if postErr := PostInitError(ctx, cfg.RuntimeAPI, "Runtime.ConfigError", err); postErr != nil {
+			if postErr := lambdainit.PostError(ctx, cfg.RuntimeAPI, lambdainit.ConfigError, err); postErr != nil {
 				log.Error("report init error", "error", postErr.Error())
 			}
 		}
@@ -123,32 +120,4 @@ func (m *Main) handler(ctx context.Context, cfg Config, log *slog.Logger) (*Hand
 		opts = append(opts, WithLogger(slog.New(slog.DiscardHandler)))
 	}
 	return New(store, opts...), nil
-}
-
-// PostInitError reports an initialization error to the Lambda Runtime API at
-// api (host:port), so that Lambda shows it as the reason the function could
-// not start.
-func PostInitError(ctx context.Context, api, errorType string, cause error) error {
-	body, err := json.Marshal(map[string]string{"errorMessage": cause.Error(), "errorType": errorType})
-	if err != nil {
-		return fmt.Errorf("marshal init error: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+"/2018-06-01/runtime/init/error", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("post init error: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Lambda-Runtime-Function-Error-Type", errorType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("post init error: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("post init error: status %s", resp.Status)
-	}
-	return nil
 }
