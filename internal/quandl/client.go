@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ const redacted = "REDACTED"
 type Client struct {
 	base          string
 	apiKey        string
+	keyForms      []string // what scrub replaces
 	http          *http.Client
 	log           *slog.Logger
 	slots         chan struct{}
@@ -87,6 +89,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	c := &Client{
 		base:          strings.TrimRight(baseURL, "/"),
 		apiKey:        apiKey,
+		keyForms:      keyForms(apiKey),
 		http:          &http.Client{Timeout: 60 * time.Second},
 		log:           slog.New(slog.DiscardHandler),
 		slots:         make(chan struct{}, 1),
@@ -211,14 +214,32 @@ func (c *Client) redact(err error) error {
 	if errors.As(err, &ue) {
 		ue.URL = c.scrub(RedactURL(ue.URL))
 	}
-	if strings.Contains(err.Error(), c.apiKey) {
-		return errors.New(c.scrub(err.Error()))
+	if msg := err.Error(); c.scrub(msg) != msg {
+		return errors.New(c.scrub(msg))
 	}
 	return err
 }
 
-// scrub replaces the API key in s.
-func (c *Client) scrub(s string) string { return strings.ReplaceAll(s, c.apiKey, redacted) }
+// scrub replaces the API key in s, in any of its printed forms.
+func (c *Client) scrub(s string) string {
+	for _, k := range c.keyForms {
+		s = strings.ReplaceAll(s, k, redacted)
+	}
+	return s
+}
+
+// keyForms returns the texts key may be printed as, longest first: as is,
+// query-escaped (as in a request URL) and path-escaped. An empty key has none.
+func keyForms(key string) []string {
+	var out []string
+	for _, s := range []string{key, url.QueryEscape(key), url.PathEscape(key)} {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
 
 // RedactURL returns u with the value of its api_key query parameter replaced.
 func RedactURL(u string) string {

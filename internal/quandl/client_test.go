@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -339,5 +340,53 @@ func TestRedactURL(t *testing.T) {
 	got := quandl.RedactURL("https://data.nasdaq.com/api/v3/datasets/FRED/GDP/data.json?api_key=" + apiKey + "&start_date=2017-12-01")
 	if strings.Contains(got, apiKey) || !strings.Contains(got, "start_date=2017-12-01") {
 		t.Errorf("RedactURL = %q", got)
+	}
+}
+
+// TestEscapedKeyRedacted: a key with characters that URLs escape is redacted
+// in every form a URL prints it in, from API messages and transport errors.
+func TestEscapedKeyRedacted(t *testing.T) {
+	const key = "ab+c/d="
+	forms := []string{key, url.QueryEscape(key), url.PathEscape(key)} // ab+c/d=, ab%2Bc%2Fd%3D, ab+c%2Fd=
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		wantErr string
+	}{
+		{name: "API message echoes the request", wantErr: "QEAx01",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("api_key") != key {
+					t.Errorf("api_key %q, want %q", r.URL.Query().Get("api_key"), key)
+				}
+				w.WriteHeader(http.StatusBadRequest)
+				msg := fmt.Sprintf("bad key in %s (key %s, /keys/%s)", r.URL.RequestURI(), key, url.PathEscape(key))
+				fmt.Fprintf(w, `{"quandl_error":{"code":"QEAx01","message":%q}}`, msg)
+			}},
+		{name: "transport error after a redirect", wantErr: "connection refused",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, dead.URL+"/keys/"+url.PathEscape(key)+"/data.json?"+r.URL.RawQuery, http.StatusFound)
+			}},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			t.Cleanup(srv.Close)
+			var logs bytes.Buffer
+			c, err := quandl.New(srv.URL, key, fastRetry, quandl.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Fetch(context.Background(), mustDataset(t, "FRED/GDP"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "REDACTED") {
+				t.Fatalf("error = %v, want %q with the key redacted", err, tc.wantErr)
+			}
+			for _, f := range forms {
+				if strings.Contains(err.Error(), f) || strings.Contains(logs.String(), f) {
+					t.Errorf("API key form %q leaked:\nerror: %s\nlogs: %s", f, err, logs.String())
+				}
+			}
+		})
 	}
 }
