@@ -37,9 +37,12 @@ test: $(NODE_DEPS)
 test-race: $(NODE_DEPS)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-## bench: benchmarks; prints a table of figures (see BENCHMARKS.md).
+## bench: the cost and speed benchmarks, side by side with the naive design; prints the table of
+## figures, floors and targets (see BENCHMARKS.md). The raw `go test -bench` output goes to stderr.
 bench: $(NODE_DEPS)
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 20m ./... | tee $(BIN)/bench.txt
+	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 20m ./internal/bench/ ./internal/purchase/ 2>&1; \
+	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; } \
+	| $(GO) run ./cmd/bench
 
 ## build: the arm64 Lambda bootstrap binaries, as SAM builds them.
 build:

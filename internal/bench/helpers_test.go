@@ -132,12 +132,13 @@ func (instantDynamoDB) RoundTrip(r *http.Request) (*http.Response, error) {
 func mustInstantClient(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	testenv.AWSEnv(t)
-	cfg, err := config.LoadDefaultConfig(context.Background(),
-		config.WithHTTPClient(&http.Client{Transport: instantDynamoDB{}}))
+	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
-	return dynamodb.NewFromConfig(cfg)
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.HTTPClient = &http.Client{Transport: instantDynamoDB{}}
+	})
 }
 
 // cpuTime is the CPU time (user and system) this process has used.

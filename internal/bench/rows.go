@@ -60,7 +60,7 @@ func Rows() []Row {
 		}
 	}
 	rows = append(rows, Row{
-		Figure: "DynamoDB writes, exactly-once, batch 100, vs one-transaction bound", Unit: "wu/event",
+		Figure: "DynamoDB writes, exactly-once, batch 100, vs 1-tx bound", Unit: "wu/event",
 		Ours:  Ref{"WriteUnits/exactly-once/batch=100/ours", "wu/event"},
 		Floor: Ref{"WriteUnits/exactly-once/batch=100/ours", "bound-wu/event"},
 	})

@@ -50,15 +50,19 @@ type Target struct {
 
 // String renders the target for the table.
 func (t Target) String() string {
+	v := strconv.FormatFloat(t.Value, 'f', -1, 64)
+	if t.Value >= 1000 {
+		v = Format(t.Value)
+	}
 	switch t.Kind {
 	case AtMost:
-		return "≤ " + Format(t.Value)
+		return "≤ " + v
 	case AtLeast:
-		return "≥ " + Format(t.Value)
+		return "≥ " + v
 	case AtMostTimesFloor:
-		return "≤ " + Format(t.Value) + "× floor"
+		return "≤ " + v + "× floor"
 	case GainAtLeast:
-		return "≥ " + Format(t.Value) + "× naive"
+		return "≥ " + v + "× naive"
 	}
 	return ""
 }
