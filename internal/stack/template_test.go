@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -12,6 +11,8 @@ import (
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/policies"
+
+	"github.com/acmecheckout/reports/internal/etl"
 )
 
 var (
@@ -343,9 +344,14 @@ func TestSchedules(t *testing.T) {
 			if sc.ScheduleExpressionTimezone == nil || *sc.ScheduleExpressionTimezone != "Europe/Berlin" {
 				t.Errorf("ScheduleExpressionTimezone = %s, want the ScheduleTimezone parameter", show(sc.ScheduleExpressionTimezone))
 			}
-			var input struct{ Jobs []string }
-			if sc.Input == nil || json.Unmarshal([]byte(*sc.Input), &input) != nil || !slices.Equal(input.Jobs, tc.jobs) {
-				t.Errorf("Input = %s, want {\"jobs\": %s}", show(sc.Input), show(tc.jobs))
+			// Decoded as the ETL decodes its input: a misspelt field fails.
+			var input etl.Input
+			var err error
+			if sc.Input != nil {
+				input, err = etl.DecodeInput([]byte(*sc.Input))
+			}
+			if sc.Input == nil || err != nil || !slices.Equal(input.Jobs, tc.jobs) {
+				t.Errorf("Input = %s (%v), want {\"jobs\": %s}", show(sc.Input), err, show(tc.jobs))
 			}
 			if sc.RoleArn == nil || *sc.RoleArn != getAtt("SchedulerRole", "Arn") {
 				t.Errorf("RoleArn = %s, want SchedulerRole.Arn", show(sc.RoleArn))
