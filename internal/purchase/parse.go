@@ -60,7 +60,7 @@ func kind(raw []byte) string {
 // *InvalidError naming the first rule the body breaks; fields other than the
 // four it knows are ignored, but a known field given twice is invalid.
 func Parse(body []byte) (Event, error) {
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return Event{}, invalid("", "not valid JSON")
 	}
 	s := scanner{b: body}
@@ -332,7 +332,7 @@ func daysIn(year, month int) int {
 	return 31
 }
 
-// scanner walks a body that json.Valid has accepted.
+// scanner walks a body that validJSON has accepted.
 type scanner struct {
 	b []byte
 	i int

@@ -1,0 +1,4 @@
+package purchase
+
+// ValidJSON exposes validJSON to the external tests.
+var ValidJSON = validJSON
