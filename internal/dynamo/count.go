@@ -220,10 +220,13 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 			msgs = append(msgs, message{id: d.MessageID, points: d.Event.Datapoints()})
 		}
 	}
-	// Messages sharing hour, bracket, method and merchant share datapoints:
-	// ordered that way, chunks need fewer distinct updates.
+	// Messages sharing datapoints should share a chunk, so that a chunk
+	// needs few distinct updates: ordered by bracket and method (an all-time
+	// datapoint), then hour, then merchant.
 	slices.SortFunc(msgs, func(a, b message) int {
-		return cmp.Or(cmp.Compare(a.points[1].Key, b.points[1].Key), cmp.Compare(a.points[4].Key, b.points[4].Key))
+		return cmp.Or(cmp.Compare(a.points[2].Key, b.points[2].Key),
+			cmp.Compare(a.points[1].Key, b.points[1].Key),
+			cmp.Compare(a.points[4].Key, b.points[4].Key))
 	})
 	chunks := s.chunks(msgs)
 	results := make([]chunkResult, len(chunks))
