@@ -211,30 +211,6 @@ func TestBootstrapArm64(t *testing.T) {
 	t.Logf("arm64 bootstrap: %.1f MiB", float64(st.Size())/(1<<20))
 }
 
-// BenchmarkColdStart measures the time from starting the bootstrap process
-// to its first /runtime/invocation/next request.
-func BenchmarkColdStart(b *testing.B) {
-	testenv.Minidyn(b)
-	bin := mustBootstrap(b)
-	rt := lambdatest.NewServer(b)
-	env := functionEnv(b, rt, "TABLE_NAME=datapoints")
-	var total time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		sub := lambdatest.NewServer(b)
-		env[0] = sub.Env()
-		fn := lambdatest.Start(b, bin, env)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		ready, err := sub.WaitReady(ctx)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		total += ready.Sub(fn.Started)
-	}
-	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/coldstart")
-}
-
 func mustMarshal(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
