@@ -65,8 +65,8 @@ deploy:
 	$(SAM) build
 	$(SAM) deploy
 
-## lint: vet and formatting checks.
-lint:
+## lint: vet, formatting and template checks.
+lint: lint-template
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
