@@ -13,12 +13,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/sqs"
 )
@@ -53,7 +53,7 @@ type Handler struct {
 	function    string
 	margin      time.Duration
 	retryRounds int
-	backoff     time.Duration
+	delays      backoff.Policy
 }
 
 // Option configures a Handler.
@@ -78,10 +78,12 @@ func WithMetrics(w io.Writer, function string) Option {
 func WithSafetyMargin(d time.Duration) Option { return func(h *Handler) { h.margin = d } }
 
 // WithRetries sets how many more rounds deliveries that failed to count are
-// retried, waiting about backoff, then twice as long, between rounds
-// (default DefaultRetryRounds, 100ms).
-func WithRetries(rounds int, backoff time.Duration) Option {
-	return func(h *Handler) { h.retryRounds, h.backoff = rounds, backoff }
+// retried, waiting up to first, then twice as long (full jitter), between
+// rounds (default DefaultRetryRounds, 100ms).
+func WithRetries(rounds int, first time.Duration) Option {
+	return func(h *Handler) {
+		h.retryRounds, h.delays = rounds, backoff.Policy{Base: first, Max: first << min(max(rounds, 0), 16)}
+	}
 }
 
 // New returns a Handler counting into c.
@@ -92,7 +94,7 @@ func New(c purchase.Counter, opts ...Option) *Handler {
 		function:    DefaultFunctionName,
 		margin:      DefaultSafetyMargin,
 		retryRounds: DefaultRetryRounds,
-		backoff:     100 * time.Millisecond,
+		delays:      backoff.Policy{Base: 100 * time.Millisecond, Max: 100 * time.Millisecond << DefaultRetryRounds},
 	}
 	for _, o := range opts {
 		o(h)
@@ -326,15 +328,12 @@ func (h *Handler) count(ctx context.Context, ds []purchase.Delivery) counted {
 		if len(r.Failed) == 0 || round >= h.retryRounds {
 			break
 		}
-		wait := h.backoff << round
-		wait = wait/2 + rand.N(wait/2+1) // jitter, so that concurrent batches spread out
+		wait := h.delays.Delay(round + 1)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 			break
 		}
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, wait) != nil {
 			return c
-		case <-time.After(wait):
 		}
 		next := pending[:0:0]
 		for _, d := range pending {

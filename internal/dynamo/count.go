@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
 
@@ -355,7 +356,7 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 			continue
 		}
 		if retryable && attempt < s.maxAttempts {
-			if serr := sleep(ctx, s.backoff(attempt)); serr == nil {
+			if serr := backoff.Sleep(ctx, s.delays.Delay(attempt)); serr == nil {
 				attempt++
 				r.retries++
 				continue

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
 
@@ -140,7 +141,7 @@ func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.C
 		if attempt >= s.maxAttempts {
 			return nil, fmt.Errorf("batch get: %d of %d datapoints still unprocessed after %d attempts", len(rest.Keys), len(datapoints), attempt)
 		}
-		if err := sleep(ctx, s.backoff(attempt)); err != nil {
+		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
 			return nil, fmt.Errorf("batch get: %w", err)
 		}
 		request = out.UnprocessedKeys

@@ -22,9 +22,7 @@
 package dynamo
 
 import (
-	"context"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -32,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
 
@@ -77,8 +76,7 @@ type Store struct {
 	maxTxItems  int
 	concurrency int
 	maxAttempts int
-	backoffBase time.Duration
-	backoffMax  time.Duration
+	delays      backoff.Policy
 	retryer     *retry.Standard
 }
 
@@ -124,7 +122,7 @@ func WithConcurrency(n int) Option { return func(s *Store) { s.concurrency = max
 func WithRetry(maxAttempts int, base, maxDelay time.Duration) Option {
 	return func(s *Store) {
 		s.maxAttempts = max(maxAttempts, 1)
-		s.backoffBase, s.backoffMax = base, maxDelay
+		s.delays = backoff.Policy{Base: base, Max: maxDelay}
 	}
 }
 
@@ -140,17 +138,16 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 		maxTxItems:  MaxTransactionItems,
 		concurrency: DefaultConcurrency,
 		maxAttempts: DefaultMaxAttempts,
-		backoffBase: DefaultBackoffBase,
-		backoffMax:  DefaultBackoffMax,
+		delays:      backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
 	}
 	for _, o := range opts {
 		o(s)
 	}
 	s.retryer = retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = s.maxAttempts
-		o.MaxBackoff = s.backoffMax
+		o.MaxBackoff = s.delays.Max
 		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
-			return s.backoff(attempt), nil
+			return s.delays.Delay(attempt), nil
 		})
 	})
 	return s
@@ -159,33 +156,6 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 // withRetryer is the per-operation option that gives every request the
 // store's retry policy.
 func (s *Store) withRetryer(o *dynamodb.Options) { o.Retryer = s.retryer }
-
-// backoff returns the full-jitter delay before retry number attempt (1-based):
-// uniform in [0, min(max, base·2^(attempt-1))].
-func (s *Store) backoff(attempt int) time.Duration {
-	d := s.backoffMax
-	if attempt < 32 {
-		if e := s.backoffBase << (attempt - 1); e > 0 && e < d {
-			d = e
-		}
-	}
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d + 1)
-}
-
-// sleep waits d or until ctx is done, whichever comes first.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // sdkRetries returns how many times the SDK retried a successful request.
 func sdkRetries(md middleware.Metadata) int {

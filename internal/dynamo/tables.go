@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/acmecheckout/reports/internal/backoff"
 )
 
 // tableWait bounds how long CreateTables waits for a table to become active.
@@ -95,7 +97,7 @@ func createTable(ctx context.Context, c *dynamodb.Client, in *dynamodb.CreateTab
 		if active(out.Table) {
 			return nil
 		}
-		if err := sleep(ctx, delay); err != nil {
+		if err := backoff.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("wait for table %s to be active: %w", name, err)
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/markets"
 )
 
@@ -46,8 +46,7 @@ type Client struct {
 	log           *slog.Logger
 	slots         chan struct{}
 	attempts      int
-	baseDelay     time.Duration
-	maxDelay      time.Duration
+	delays        backoff.Policy
 	maxRetryAfter time.Duration
 }
 
@@ -69,7 +68,7 @@ func WithConcurrency(n int) Option {
 // 4·base, … (with jitter, capped at maxDelay) between them, or what a 429's
 // or 503's Retry-After asks. Defaults: 5 attempts, 500ms, 30s.
 func WithRetry(attempts int, base, maxDelay time.Duration) Option {
-	return func(c *Client) { c.attempts, c.baseDelay, c.maxDelay = max(attempts, 1), base, maxDelay }
+	return func(c *Client) { c.attempts, c.delays = max(attempts, 1), backoff.Policy{Base: base, Max: maxDelay} }
 }
 
 // WithMaxRetryAfter gives up instead of waiting when the server's Retry-After
@@ -94,8 +93,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		log:           slog.New(slog.DiscardHandler),
 		slots:         make(chan struct{}, 1),
 		attempts:      5,
-		baseDelay:     500 * time.Millisecond,
-		maxDelay:      30 * time.Second,
+		delays:        backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second},
 		maxRetryAfter: 2 * time.Minute,
 	}
 	for _, o := range opts {
@@ -153,16 +151,12 @@ func (c *Client) get(ctx context.Context, ds markets.Dataset, u string) ([]byte,
 			return nil, fmt.Errorf("server asks to retry after %s, more than %s: %w", wait, c.maxRetryAfter, err)
 		}
 		if wait == 0 {
-			wait = c.backoff(attempt)
+			wait = c.delays.Delay(attempt)
 		}
 		c.log.WarnContext(ctx, "quandl request failed, retrying",
 			"dataset", ds.String(), "attempt", attempt, "status", status, "wait", wait.String(), "error", err.Error())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("waiting to retry (%v): %w", err, ctx.Err())
-		case <-t.C:
+		if serr := backoff.Sleep(ctx, wait); serr != nil {
+			return nil, fmt.Errorf("waiting to retry (%v): %w", err, serr)
 		}
 	}
 }
@@ -253,16 +247,6 @@ func RedactURL(u string) string {
 		p.RawQuery = q.Encode()
 	}
 	return p.String()
-}
-
-// backoff returns the wait before retry number attempt: base·2^(attempt-1),
-// capped, with up to 50% jitter subtracted so that callers spread out.
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.baseDelay << min(attempt-1, 20)
-	if d <= 0 || d > c.maxDelay {
-		d = c.maxDelay
-	}
-	return d - time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date.

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/acmecheckout/reports/internal/backoff"
 )
 
 // SendMessageBatchAPI is the part of the SQS client that sends batches.
@@ -29,8 +31,8 @@ func (e *EntryError) Error() string {
 	return fmt.Sprintf("%s: %s (sender fault %t)", e.Code, e.Message, e.SenderFault)
 }
 
-// resend says how often, and after what first wait (doubling), entries SQS
-// failed through no fault of theirs are sent again.
+// resend says how often, and after waits of up to backoff, then doubling
+// (full jitter), entries SQS failed through no fault of theirs are sent again.
 type resend struct {
 	attempts int
 	backoff  time.Duration
@@ -57,16 +59,13 @@ func sendEntries(ctx context.Context, api SendMessageBatchAPI, queueURL string, 
 		return failed, st, err
 	}
 	pending := entries
-	wait := r.backoff
+	delays := backoff.Policy{Base: r.backoff, Max: r.backoff << min(r.attempts, 16)}
 	for attempt := 1; len(pending) > 0; attempt++ {
 		if attempt > 1 {
 			st.resent += len(pending)
-			select {
-			case <-ctx.Done():
-				return giveUp(pending, ctx.Err())
-			case <-time.After(wait):
+			if err := backoff.Sleep(ctx, delays.Delay(attempt-1)); err != nil {
+				return giveUp(pending, err)
 			}
-			wait *= 2
 		}
 		st.calls++
 		out, err := api.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: pending})

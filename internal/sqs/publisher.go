@@ -47,8 +47,8 @@ func WithPublishAttempts(n int) PublisherOption {
 	return func(p *Publisher) { p.attempts = max(n, 1) }
 }
 
-// WithPublishBackoff sets the wait before the first resend of failed
-// entries; it doubles on each further attempt (default 100ms).
+// WithPublishBackoff sets the longest wait before the first resend of failed
+// entries; it doubles on each further attempt, with full jitter (default 100ms).
 func WithPublishBackoff(d time.Duration) PublisherOption {
 	return func(p *Publisher) { p.backoff = d }
 }
