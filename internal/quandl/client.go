@@ -64,8 +64,8 @@ func WithConcurrency(n int) Option {
 	return func(c *Client) { c.slots = make(chan struct{}, max(n, 1)) }
 }
 
-// WithRetry makes at most attempts tries per request, waiting base, 2·base,
-// 4·base, … (with jitter, capped at maxDelay) between them, or what a 429's
+// WithRetry makes at most attempts tries per request, waiting up to base, 2·base,
+// 4·base, … (full jitter, capped at maxDelay) between them, or what a 429's
 // or 503's Retry-After asks. Defaults: 5 attempts, 500ms, 30s.
 func WithRetry(attempts int, base, maxDelay time.Duration) Option {
 	return func(c *Client) { c.attempts, c.delays = max(attempts, 1), backoff.Policy{Base: base, Max: maxDelay} }
