@@ -16,9 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// PublisherAPI is the part of the SQS client a Publisher uses.
-type PublisherAPI = SendMessageBatchAPI
-
 // Limits of one SendMessageBatch call the Publisher keeps to: ten entries and
 // 256 KiB, so that a batch fits a queue with the former default
 // MaximumMessageSize too. A larger body goes alone.
@@ -30,7 +27,7 @@ const (
 // Publisher sends message bodies to one queue with SendMessageBatch, ten per
 // call, and sends again the entries SQS fails for reasons of its own.
 type Publisher struct {
-	client   PublisherAPI
+	client   SendMessageBatchAPI
 	queueURL string
 	attempts int
 	backoff  time.Duration
@@ -59,7 +56,7 @@ func WithPublisherLogger(l *slog.Logger) PublisherOption {
 }
 
 // NewPublisher returns a Publisher sending to queueURL.
-func NewPublisher(client PublisherAPI, queueURL string, opts ...PublisherOption) *Publisher {
+func NewPublisher(client SendMessageBatchAPI, queueURL string, opts ...PublisherOption) *Publisher {
 	p := &Publisher{
 		client:   client,
 		queueURL: queueURL,
@@ -170,7 +167,6 @@ func (b *batch) finish(ctx context.Context) error {
 		return err
 	}
 	if n := len(b.res.Failed); n > 0 {
-		slices.SortFunc(b.res.Failed, func(x, y PublishFailure) int { return x.Line - y.Line })
 		return fmt.Errorf("%d of %d messages: %w", n, n+b.res.Sent, ErrNotAllSent)
 	}
 	return nil
@@ -198,14 +194,15 @@ func (b *batch) flush(ctx context.Context) error {
 		b.p.log.InfoContext(ctx, "resent failed entries", "entries", st.resent)
 	}
 	b.res.Sent += len(pending) - len(failed)
-	if err != nil {
-		// The SDK has already retried throttling and transient errors.
-		return fmt.Errorf("send lines %d-%d: %w", pending[0].line, pending[len(pending)-1].line, err)
-	}
 	for id, why := range failed {
 		pf := PublishFailure{Line: lines[id], Code: why.Code, Message: why.Message, SenderFault: why.SenderFault}
 		b.p.log.WarnContext(ctx, "message not sent", "line", pf.Line, "code", pf.Code, "reason", pf.Message, "senderFault", pf.SenderFault)
 		b.res.Failed = append(b.res.Failed, pf)
+	}
+	slices.SortFunc(b.res.Failed, func(x, y PublishFailure) int { return x.Line - y.Line })
+	if err != nil {
+		// The SDK has already retried throttling and transient errors.
+		return fmt.Errorf("send lines %d-%d: %w", pending[0].line, pending[len(pending)-1].line, err)
 	}
 	return nil
 }
