@@ -229,18 +229,13 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 			cmp.Compare(a.points[1].Key, b.points[1].Key),
 			cmp.Compare(a.points[4].Key, b.points[4].Key))
 	})
-	chunks := s.chunks(msgs)
-	results := make([]chunkResult, len(chunks))
 	expires := strconv.FormatInt(s.now().Add(s.markerTTL).Unix(), 10)
 	// One transaction at a time: a batch's chunks share its hottest
 	// datapoints (the all-time reports), and DynamoDB cancels a transaction
 	// touching an item another transaction is writing (TransactionConflict).
-	for i, chunk := range chunks {
-		results[i] = s.transact(ctx, chunk, expires)
-	}
-
 	var firstErr error
-	for _, r := range results {
+	for _, chunk := range s.chunks(msgs) {
+		r := s.transact(ctx, chunk, expires)
 		res.Duplicates = append(res.Duplicates, r.duplicates...)
 		res.Datapoints += r.datapoints
 		res.Transactions += r.transactions

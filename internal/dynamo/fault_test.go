@@ -263,7 +263,7 @@ func TestTransactionOverlap(t *testing.T) {
 	p, direct := mustProxy(t, faultproxy.Config{Conflicts: true, Hold: 5 * time.Millisecond})
 	table, idem := mustTables(t, direct, true)
 	s := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem),
-		dynamo.WithMaxTransactionItems(30), dynamo.WithConcurrency(8),
+		dynamo.WithMaxTransactionItems(30),
 		dynamo.WithRetry(20, time.Millisecond, 20*time.Millisecond))
 
 	one := generate(11, 200)
@@ -288,6 +288,29 @@ func TestTransactionOverlap(t *testing.T) {
 		}
 	}
 	t.Logf("two concurrent calls: %d conflicts, retries %d + %d", p.Stats().Faults[faultproxy.Conflict], results[0].Retries, results[1].Retries)
+
+	// The same batch in two invocations at once (SQS delivering it again
+	// while the first is still running): each message is counted by one of
+	// them and is a duplicate for the other.
+	c := generate(14, 100)
+	for i := range results {
+		wg.Go(func() { results[i] = mustCount(t, s, c) })
+	}
+	wg.Wait()
+	dups := map[string]int{}
+	for i, r := range results {
+		if len(r.Failed) > 0 {
+			t.Fatalf("redelivered call %d: %d messages failed: %v", i, len(r.Failed), r.Failed)
+		}
+		for _, id := range r.Duplicates {
+			dups[id]++
+		}
+	}
+	for _, d := range c {
+		if dups[d.MessageID] != 1 {
+			t.Errorf("message %s is a duplicate for %d of the two calls, want exactly 1", d.MessageID, dups[d.MessageID])
+		}
+	}
 	minidynReindex(t, direct, table)
-	mustMatch(t, dynamo.New(direct, table), truth(one, a, b))
+	mustMatch(t, dynamo.New(direct, table), truth(one, a, b, c))
 }

@@ -305,12 +305,16 @@ func (p *Proxy) hold(body []byte) (release func(), ok bool) {
 	}, true
 }
 
-// transactKeys names the items of a TransactWriteItems request: table and
-// key (a Put's whole item, which holds its key).
+// keyAttributes are the attributes that make up an item's key in the tables
+// the proxy stands in front of: a Put names its item by these.
+var keyAttributes = []string{"datapoint", "id"}
+
+// transactKeys names the items of a TransactWriteItems request: the table
+// and the item's key (a Put's key attributes), in a canonical form.
 func transactKeys(body []byte) []string {
 	type op struct {
 		TableName string
-		Key, Item json.RawMessage
+		Key, Item map[string]json.RawMessage
 	}
 	var in struct {
 		TransactItems []struct{ Put, Update, Delete, ConditionCheck *op }
@@ -321,9 +325,20 @@ func transactKeys(body []byte) []string {
 	keys := make([]string, 0, len(in.TransactItems))
 	for _, it := range in.TransactItems {
 		for _, o := range []*op{it.Put, it.Update, it.Delete, it.ConditionCheck} {
-			if o != nil {
-				keys = append(keys, o.TableName+"\x00"+string(o.Key)+string(o.Item))
+			if o == nil {
+				continue
 			}
+			key := o.Key
+			if o.Item != nil {
+				key = map[string]json.RawMessage{}
+				for _, a := range keyAttributes {
+					if v, ok := o.Item[a]; ok {
+						key[a] = v
+					}
+				}
+			}
+			canonical, _ := json.Marshal(key) // map keys sorted
+			keys = append(keys, o.TableName+"\x00"+string(canonical))
 		}
 	}
 	return keys
