@@ -30,16 +30,24 @@ func TestCommand(t *testing.T) {
 	env := append(os.Environ(), "AWS_LAMBDA_RUNTIME_API=", "SECRETS_PLAINTEXT=true", "QUANDL_API_KEY="+key,
 		"DATABASE_URL="+testenv.Postgres(t), "QUANDL_BASE_URL="+q.BaseURL, "HEALTHCHECK_URL=", "QUANDL_CONCURRENCY=")
 	tests := []struct {
-		name   string
-		args   []string
-		env    []string
-		code   int
-		stdout string
-		stderr string
+		name    string
+		args    []string
+		env     []string
+		bare    bool // run with no environment at all
+		summary bool // stdout is the JSON summary
+		code    int
+		stdout  string
+		stderr  string
 	}{
 		{name: "migrate", args: []string{"migrate"}, stderr: "warehouse migrated"},
-		{name: "run", args: []string{"run", "--job", "economics", "--start", "2017-01-01", "--end", "2017-12-08"}, stdout: `"ok": true`, stderr: `"msg":"loaded"`},
+		{name: "run", args: []string{"run", "--job", "economics", "--start", "2017-01-01", "--end", "2017-12-08"}, stdout: `"ok": true`, summary: true, stderr: `"msg":"loaded"`},
 		{name: "usage", args: []string{"frob"}, code: 2, stderr: "usage:"},
+		{name: "-h without environment", args: []string{"-h"}, bare: true, stdout: "usage:"},
+		{name: "help without environment", args: []string{"help"}, bare: true, stdout: "usage:"},
+		{name: "run -h without environment", args: []string{"run", "-h"}, bare: true, stdout: "usage:"},
+		{name: "unknown command without environment", args: []string{"frob"}, bare: true, code: 2, stderr: "unknown command \"frob\"\nusage:"},
+		{name: "bad flag without environment", args: []string{"run", "--frob"}, bare: true, code: 2, stderr: "flag provided but not defined: -frob\nusage:"},
+		{name: "config checked by run", args: []string{"run"}, bare: true, code: 1, stderr: "AWS_LAMBDA_FUNCTION_NAME is not set"},
 		{name: "invalid input", args: []string{"run", "--start", "2017-12-09", "--end", "2017-12-08"}, code: 1, stderr: "startDate 2017-12-09 is after endDate"},
 		{name: "bad config", args: []string{"migrate"}, env: []string{"SECRETS_PLAINTEXT=maybe"}, code: 1, stderr: "SECRETS_PLAINTEXT"},
 		{name: "failed dataset", args: []string{"run", "--job", "economics"}, env: []string{"QUANDL_API_KEY=wrong"}, code: 1, stderr: "4 of 4 datasets failed"},
@@ -48,6 +56,9 @@ func TestCommand(t *testing.T) {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			cmd := exec.Command(bin, tc.args...)
 			cmd.Env = append(env, tc.env...)
+			if tc.bare {
+				cmd.Env = []string{}
+			}
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
@@ -61,7 +72,7 @@ func TestCommand(t *testing.T) {
 			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
 				t.Errorf("exit %d, want %d\nstdout (want %q):\n%s\nstderr (want %q):\n%s", code, tc.code, tc.stdout, stdout.String(), tc.stderr, stderr.String())
 			}
-			if tc.stdout != "" {
+			if tc.summary {
 				var v map[string]any
 				if err := json.Unmarshal([]byte(stdout.String()), &v); err != nil {
 					t.Errorf("stdout is not the JSON summary: %v", err)

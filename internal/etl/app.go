@@ -141,7 +141,16 @@ func (a *App) Run(ctx context.Context, windows []Window) (Summary, error) {
 }
 
 // today is the current UTC date.
-func (a *App) today() markets.Date { return markets.DateOf(a.deps.Now().UTC()) }
+func (a *App) today() markets.Date { return a.deps.today() }
+
+// today is the current UTC date by d.Now (default time.Now).
+func (d Deps) today() markets.Date {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	return markets.DateOf(now().UTC())
+}
 
 // Migrate opens the warehouse and brings its schema up to date.
 func (a *App) Migrate(ctx context.Context) error {

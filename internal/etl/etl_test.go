@@ -86,15 +86,20 @@ func newFixture(t *testing.T, plaintext bool) *fixture {
 	return f
 }
 
-// mustApp builds the App as cmd/etl does (a cold start).
-func (f *fixture) mustApp(t *testing.T) *etl.App {
-	t.Helper()
-	app, err := etl.NewApp(context.Background(), etl.Deps{
+// deps are the App's dependencies as cmd/etl wires them, logging to f.logs.
+func (f *fixture) deps() etl.Deps {
+	return etl.Deps{
 		Getenv: os.Getenv,
 		Open:   func(ctx context.Context, u string) (etl.Warehouse, error) { return warehouse.Open(ctx, u) },
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Now:    func() time.Time { return f.now },
-	})
+	}
+}
+
+// mustApp builds the App as cmd/etl does (a cold start).
+func (f *fixture) mustApp(t *testing.T) *etl.App {
+	t.Helper()
+	app, err := etl.NewApp(context.Background(), f.deps())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +332,6 @@ func TestBadAPIKey(t *testing.T) {
 func TestCLI(t *testing.T) {
 	f := newFixture(t, true)
 	t.Setenv("QUANDL_CONCURRENCY", "4")
-	app := f.mustApp(t)
 	tests := []struct {
 		name     string
 		args     []string
@@ -336,10 +340,6 @@ func TestCLI(t *testing.T) {
 		stderr   string
 	}{
 		{name: "migrate", args: []string{"migrate"}, stderr: "warehouse migrated"},
-		{name: "no command", wantErr: etl.ErrUsage, stderr: "usage:"},
-		{name: "unknown command", args: []string{"load"}, wantErr: etl.ErrUsage, stderr: `unknown command "load"`},
-		{name: "flag without value", args: []string{"run", "--job"}, wantErr: etl.ErrUsage, stderr: "flag needs an argument"},
-		{name: "stray argument", args: []string{"run", "currency"}, wantErr: etl.ErrUsage, stderr: `unexpected arguments "currency"`},
 		{name: "unknown job", args: []string{"run", "--job", "crypto"}, wantErr: etl.ErrInvalidInput},
 		{name: "long window in yearly chunks", args: []string{"run", "--job", "currency", "--job", "interest_rates", "--start", "2016-01-01", "--end", "2017-12-08"},
 			requests: 10, stderr: `"chunk":"2/2"`},
@@ -348,7 +348,7 @@ func TestCLI(t *testing.T) {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			before := len(f.quandl.Requests())
 			var stdout, stderr bytes.Buffer
-			cli := &etl.CLI{App: app, Stdout: &stdout, Stderr: &stderr}
+			cli := &etl.CLI{Deps: f.deps(), Stdout: &stdout, Stderr: &stderr}
 			err := cli.Run(context.Background(), tc.args)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tc.wantErr)
@@ -368,6 +368,65 @@ func TestCLI(t *testing.T) {
 		})
 	}
 	f.assertNoSecrets(t)
+}
+
+// TestCLIWithoutConfig runs the command in a shell with no settings at all:
+// help and usage errors need none, input is validated before configuration,
+// and the configuration is checked only by a command that runs, before it
+// connects to anything.
+func TestCLIWithoutConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		help    bool   // usage on stdout, no error
+		wantErr error  // else the error matches wantErr
+		errText string // and contains errText
+		stderr  string // and stderr contains stderr
+	}{
+		{name: "help", help: true, args: []string{"help"}},
+		{name: "-h", help: true, args: []string{"-h"}},
+		{name: "--help", help: true, args: []string{"--help"}},
+		{name: "run -h", help: true, args: []string{"run", "-h"}},
+		{name: "run --help after flags", help: true, args: []string{"run", "--job", "currency", "--help"}},
+		{name: "migrate -help", help: true, args: []string{"migrate", "-help"}},
+		{name: "no command", wantErr: etl.ErrUsage, stderr: "usage:"},
+		{name: "unknown command", args: []string{"frob"}, wantErr: etl.ErrUsage, stderr: "unknown command \"frob\"\nusage:"},
+		{name: "unknown flag", args: []string{"run", "--jobs", "currency"}, wantErr: etl.ErrUsage, stderr: "flag provided but not defined: -jobs\nusage:"},
+		{name: "flag without value", args: []string{"run", "--start"}, wantErr: etl.ErrUsage, stderr: "flag needs an argument: -start\nusage:"},
+		{name: "stray argument", args: []string{"run", "currency"}, wantErr: etl.ErrUsage, stderr: "unexpected arguments \"currency\"\nusage:"},
+		{name: "migrate with an argument", args: []string{"migrate", "now"}, wantErr: etl.ErrUsage, stderr: "unexpected arguments \"now\"\nusage:"},
+		{name: "invalid input before config", args: []string{"run", "--job", "crypto"}, wantErr: etl.ErrInvalidInput},
+		{name: "run checks config", args: []string{"run", "--job", "currency"}, errText: "AWS_LAMBDA_FUNCTION_NAME is not set"},
+		{name: "migrate checks config", args: []string{"migrate"}, errText: "AWS_LAMBDA_FUNCTION_NAME is not set"},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			cli := &etl.CLI{
+				Deps: etl.Deps{
+					Getenv: func(string) string { return "" },
+					Open: func(context.Context, string) (etl.Warehouse, error) {
+						t.Error("the warehouse was opened")
+						return nil, errors.New("no warehouse")
+					},
+				},
+				Stdout: &stdout, Stderr: &stderr,
+			}
+			err := cli.Run(context.Background(), tc.args)
+			if tc.help {
+				if err != nil || !strings.HasPrefix(stdout.String(), "usage:\n  etl run") || stderr.Len() != 0 {
+					t.Errorf("error = %v\nstdout:\n%s\nstderr:\n%s\nwant nil, the usage on stdout only", err, stdout.String(), stderr.String())
+				}
+				return
+			}
+			if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || !strings.Contains(err.Error(), tc.errText) ||
+				!strings.Contains(stderr.String(), tc.stderr) || stdout.Len() != 0 {
+				t.Errorf("error = %v\nstdout:\n%s\nstderr:\n%s\nwant an error (%v, %q), stderr with %q", err, stdout.String(), stderr.String(), tc.wantErr, tc.errText, tc.stderr)
+			}
+		})
+	}
 }
 
 // assertSummaryLogged checks that logs hold exactly one line msg, with the
