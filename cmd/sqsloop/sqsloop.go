@@ -32,7 +32,8 @@ const (
 )
 
 const usage = `usage:
-  sqsloop queues NAME [--visibility 30s] [--max-receive 3]
+  sqsloop tables --table T [--idempotency-table T]
+  sqsloop queues NAME [--visibility 30s] [--max-receive 3] [--env]
   sqsloop generate [--count 1000] [--invalid 5] [--merchants 100] [--days 1] [--seed 1] [--start YYYY-MM-DD]
   sqsloop publish FILE|- --queue URL
   sqsloop poll --queue URL [--table T] [--idempotency-table T] [--dlq-url URL] [--drain] [--batch 10] [--wait 20s]
@@ -60,6 +61,8 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	}
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
+	case "tables":
+		err = c.tables(ctx, rest)
 	case "queues":
 		err = c.queues(ctx, rest)
 	case "generate":
@@ -140,6 +143,7 @@ func (c *CLI) queues(ctx context.Context, args []string) error {
 	fs := c.flags("queues")
 	visibility := fs.Duration("visibility", 30*time.Second, "visibility timeout of the main queue (whole seconds)")
 	maxReceive := fs.Int("max-receive", 3, "receives before a message moves to the dead-letter queue")
+	env := fs.Bool("env", false, "print export QUEUE_URL=... and DLQ_URL=... lines for the shell's eval instead of JSON")
 	pos, err := parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -181,7 +185,33 @@ func (c *CLI) queues(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("create queue %s: %w", name, err)
 	}
+	if *env {
+		_, err := fmt.Fprintf(c.Stdout, "export QUEUE_URL=%s\nexport DLQ_URL=%s\n", aws.ToString(main.QueueUrl), aws.ToString(dlq.QueueUrl))
+		return err
+	}
 	return c.json(map[string]string{"queueUrl": aws.ToString(main.QueueUrl), "dlqUrl": aws.ToString(dlq.QueueUrl)})
+}
+
+// tables creates the datapoints table (and the idempotency table, if named)
+// as the stack defines them, when missing, and prints their names.
+func (c *CLI) tables(ctx context.Context, args []string) error {
+	fs := c.flags("tables")
+	table := fs.String("table", c.Getenv("TABLE_NAME"), "datapoints table (default $TABLE_NAME)")
+	idem := fs.String("idempotency-table", c.Getenv("IDEMPOTENCY_TABLE_NAME"), "idempotency table to create too (default $IDEMPOTENCY_TABLE_NAME)")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *table == "" {
+		return fmt.Errorf("%w: no table: set --table or TABLE_NAME", errUsage)
+	}
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if err := dynamo.CreateTables(ctx, dynamodb.NewFromConfig(cfg), *table, *idem); err != nil {
+		return err
+	}
+	return c.json(map[string]string{"table": *table, "idempotencyTable": *idem})
 }
 
 // generate writes a seeded day (or days) of purchases as JSON lines.

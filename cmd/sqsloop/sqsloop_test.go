@@ -77,12 +77,22 @@ func TestLoop(t *testing.T) {
 				t.Fatal(err)
 			}
 			ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
-			if err := dynamo.CreateTables(ctx, ddb, "datapoints", ""); err != nil {
-				t.Fatal(err)
-			}
+			mustRun(t, nil, exitOK, "tables", "--table", "datapoints")
 
-			out, _ := mustRun(t, nil, exitOK, "queues", "purchases", "--visibility", "1s", "--max-receive", "2")
-			q := mustDecode[map[string]string](t, out)
+			q := map[string]string{}
+			if tc.dlqOn { // the README's way: eval "$(sqsloop queues NAME --env)"
+				out, _ := mustRun(t, nil, exitOK, "queues", "purchases", "--visibility", "1s", "--max-receive", "2", "--env")
+				for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+					k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+					q[map[string]string{"QUEUE_URL": "queueUrl", "DLQ_URL": "dlqUrl"}[k]] = v
+				}
+			} else {
+				out, _ := mustRun(t, nil, exitOK, "queues", "purchases", "--visibility", "1s", "--max-receive", "2")
+				q = mustDecode[map[string]string](t, out)
+			}
+			if q["queueUrl"] == "" || q["dlqUrl"] == "" {
+				t.Fatalf("queues printed %v", q)
+			}
 			env := map[string]string{"QUEUE_URL": q["queueUrl"], "TABLE_NAME": "datapoints"}
 			if tc.dlqOn {
 				env["DLQ_URL"] = q["dlqUrl"]
@@ -101,7 +111,7 @@ func TestLoop(t *testing.T) {
 				}
 			}
 
-			out, _ = mustRun(t, env, exitOK, "publish", file)
+			out, _ := mustRun(t, env, exitOK, "publish", file)
 			if pub := mustDecode[sqs.PublishResult](t, out); pub.Sent != 64 || pub.Calls != 7 {
 				t.Errorf("publish = %+v, want 64 sent in 7 calls", pub)
 			}
@@ -148,6 +158,7 @@ func TestUsage(t *testing.T) {
 		{"poll batch too large", map[string]string{"QUEUE_URL": "http://q", "TABLE_NAME": "t"}, []string{"poll", "--batch", "11"}, exitUsage, "--batch must be 1 to 10"},
 		{"generate bad start", nil, []string{"generate", "--start", "March"}, exitUsage, "not a day"},
 		{"queues without name", nil, []string{"queues"}, exitUsage, "wants 1 argument"},
+		{"tables without table", nil, []string{"tables"}, exitUsage, "no table"},
 		{"help", nil, []string{"help"}, exitOK, "usage:"},
 		{"command help", nil, []string{"poll", "-h"}, exitOK, "-drain"},
 	}
