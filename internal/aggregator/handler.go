@@ -163,7 +163,8 @@ type Result struct {
 	// messages, and the invalid ones when there is no dead-letter queue.
 	ItemFailures []string
 	// Err is set when nothing in the batch could be counted for a reason no
-	// retry fixes (e.g. the table does not exist): the invocation fails.
+	// retry fixes (e.g. the table does not exist). Handle then fails the
+	// invocation, unless invalid events were already dead-lettered.
 	Err error
 }
 
@@ -172,9 +173,12 @@ type Result struct {
 // a failure no retry can fix; everything else is in the response.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	res := h.Process(ctx, ev.Records)
-	if res.Err != nil {
+	if res.Err != nil && res.DeadLettered == 0 {
 		return events.SQSEventResponse{}, res.Err
 	}
+	// With invalid events already on the dead-letter queue, failing the
+	// invocation would send them there again: every valid message is in
+	// ItemFailures instead, so SQS delivers just those again.
 	return Response(res), nil
 }
 
@@ -266,13 +270,6 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 			res.FailedMessages = append(res.FailedMessages, Problem{MessageID: id, Reason: err.Error()})
 			report(id)
 		}
-	}
-	if res.Err != nil && res.DeadLettered > 0 {
-		// Invalid events are already on the dead-letter queue: failing the
-		// invocation would send them there again. Every valid one is in
-		// FailedMessages, so SQS delivers just those again.
-		h.log.ErrorContext(ctx, "events cannot be counted", "error", res.Err)
-		res.Err = nil
 	}
 	res.FailedMessages = nonNil(res.FailedMessages)
 	res.Failed = len(res.FailedMessages)

@@ -505,7 +505,7 @@ func TestMissingTableAfterDeadLetters(t *testing.T) {
 	if got := len(receiveAll(t, sqsClient, dlqURL)); got != len(ev.Records)-len(valid) {
 		t.Errorf("%d messages on the DLQ, want the %d invalid ones", got, len(ev.Records)-len(valid))
 	}
-	if !strings.Contains(logs.String(), "events cannot be counted") {
-		t.Errorf("the configuration error is not logged:\n%s", logs.String())
+	if !strings.Contains(logs.String(), `"level":"ERROR","msg":"batch failed"`) || !strings.Contains(logs.String(), "ResourceNotFoundException") {
+		t.Errorf("the summary does not report the configuration error at ERROR:\n%s", logs.String())
 	}
 }
