@@ -21,7 +21,7 @@ func BenchmarkProcess(b *testing.B) {
 	for _, exactlyOnce := range []bool{false, true} {
 		for _, size := range []int{10, 100} {
 			b.Run(fmt.Sprintf("exactlyOnce=%t/batch=%d", exactlyOnce, size), func(b *testing.B) {
-				table, idem := mustTables(b, ddb, exactlyOnce)
+				table, idem := testenv.Tables(b, ddb, exactlyOnce)
 				h := aggregator.New(dynamo.New(ddb, table, dynamo.WithIdempotencyTable(idem)),
 					aggregator.WithLogger(slog.New(slog.DiscardHandler)))
 				batches := generate(b, b.N*size, size) // fresh message ids: no duplicates

@@ -99,7 +99,7 @@ func TestHandle(t *testing.T) {
 	}
 	for i, tc := range testCases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
-			table, _ := mustTables(t, ddb, false)
+			table, _ := testenv.Tables(t, ddb, false)
 			var logs, metrics bytes.Buffer
 			opts := []aggregator.Option{
 				aggregator.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
@@ -266,7 +266,7 @@ func TestResponseShape(t *testing.T) {
 func TestExactlyOnce(t *testing.T) {
 	testenv.Minidyn(t)
 	ddb := dynamodb.NewFromConfig(mustAWS(t))
-	table, idem := mustTables(t, ddb, true)
+	table, idem := testenv.Tables(t, ddb, true)
 	var logs bytes.Buffer
 	h := aggregator.New(dynamo.New(ddb, table, dynamo.WithIdempotencyTable(idem), fastRetry()),
 		aggregator.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
@@ -309,19 +309,11 @@ func TestExactlyOnce(t *testing.T) {
 // responses, redelivering what the handler reports failed until nothing is
 // left counts every valid event exactly once: never dropped, never doubled.
 func TestTransientFaults(t *testing.T) {
-	upstream := testenv.Minidyn(t)
-	direct := dynamodb.NewFromConfig(mustAWS(t))
-	table, idem := mustTables(t, direct, true)
-
-	proxy, err := faultproxy.New(upstream, faultproxy.Config{
+	proxy, upstream := testenv.FaultyMinidyn(t, faultproxy.Config{
 		Seed: 42, Rate: 0.3, Ops: []string{"TransactWriteItems"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(proxy)
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.URL)
+	direct := dynamodb.NewFromConfig(mustAWS(t), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(upstream) })
+	table, idem := testenv.Tables(t, direct, true)
 	// Few attempts, so that some deliveries fail for good and are redelivered.
 	store := dynamo.New(dynamodb.NewFromConfig(mustAWS(t)), table, dynamo.WithIdempotencyTable(idem),
 		dynamo.WithRetry(2, time.Millisecond, 2*time.Millisecond), dynamo.WithLogger(slog.New(slog.DiscardHandler)))

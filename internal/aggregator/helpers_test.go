@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,22 +45,6 @@ func suffix() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// mustTables creates fresh tables; idempotency is "" unless withIdempotency.
-func mustTables(t testing.TB, c *dynamodb.Client, withIdempotency bool) (datapoints, idempotency string) {
-	t.Helper()
-	s := suffix()
-	datapoints = "datapoints-" + s
-	if withIdempotency {
-		idempotency = "idempotency-" + s
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := dynamo.CreateTables(ctx, c, datapoints, idempotency); err != nil {
-		t.Fatalf("create tables: %v", err)
-	}
-	return datapoints, idempotency
 }
 
 // mustQueue creates an SQS queue and returns its URL.

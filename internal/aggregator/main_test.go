@@ -57,7 +57,7 @@ func lineCounts(t testing.TB, input string) []purchase.Count {
 func TestReplay(t *testing.T) {
 	testenv.Minidyn(t)
 	ddb := dynamodb.NewFromConfig(mustAWS(t))
-	table, idem := mustTables(t, ddb, true)
+	table, idem := testenv.Tables(t, ddb, true)
 	e := env{"TABLE_NAME": table, "IDEMPOTENCY_TABLE_NAME": idem}
 
 	backfill := string(mustRead(t, "testdata/backfill.jsonl"))
@@ -151,7 +151,7 @@ func TestReplay(t *testing.T) {
 func TestMainLambda(t *testing.T) {
 	testenv.Minidyn(t)
 	ddb := dynamodb.NewFromConfig(mustAWS(t))
-	table, _ := mustTables(t, ddb, false)
+	table, _ := testenv.Tables(t, ddb, false)
 	e := env{"TABLE_NAME": table, "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "AWS_LAMBDA_FUNCTION_NAME": "aggregator-prod"}
 
 	var stdout, stderr bytes.Buffer

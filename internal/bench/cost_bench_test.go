@@ -11,6 +11,7 @@ import (
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/simulate"
+	"github.com/acmecheckout/reports/internal/testenv"
 )
 
 // costWorkload is issue 5's seeded workload: 3,000 purchases over 3 days
@@ -49,7 +50,7 @@ func BenchmarkWriteUnits(b *testing.B) {
 					var units int64
 					var requests, transactions int
 					for range b.N {
-						table, idem := mustTables(b, db.direct, exactlyOnce)
+						table, idem := testenv.Tables(b, db.direct, exactlyOnce)
 						var c purchase.Counter = bench.NewNaiveWriter(db.client, table, idem)
 						if design == "ours" {
 							c = dynamo.New(db.client, table, dynamo.WithIdempotencyTable(idem),

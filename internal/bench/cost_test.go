@@ -10,6 +10,7 @@ import (
 	"github.com/acmecheckout/reports/internal/bench"
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/purchase"
+	"github.com/acmecheckout/reports/internal/testenv"
 )
 
 // accountingBatches are two batches whose floors are known by hand: a and b
@@ -79,7 +80,7 @@ func TestWriteUnitAccounting(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			table, idem := mustTables(t, db.direct, tc.exactlyOnce)
+			table, idem := testenv.Tables(t, db.direct, tc.exactlyOnce)
 			var c purchase.Counter = dynamo.New(db.client, table, dynamo.WithIdempotencyTable(idem),
 				dynamo.WithLogger(slog.New(slog.DiscardHandler)))
 			if tc.naive {

@@ -3,12 +3,9 @@ package bench_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"hash/crc32"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"syscall"
 	"testing"
@@ -19,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/acmecheckout/reports/internal/bench"
-	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/faultproxy"
 	"github.com/acmecheckout/reports/internal/simulate"
 	"github.com/acmecheckout/reports/internal/testenv"
@@ -49,7 +45,6 @@ type counted struct {
 // request's operation and body (concurrently) and must not change them.
 func mustCounted(t testing.TB, observe func(op string, body []byte)) counted {
 	t.Helper()
-	upstream := testenv.Minidyn(t)
 	cfg := faultproxy.Config{}
 	if observe != nil {
 		cfg.Decide = func(op string, body []byte) faultproxy.Fault {
@@ -57,13 +52,7 @@ func mustCounted(t testing.TB, observe func(op string, body []byte)) counted {
 			return faultproxy.None
 		}
 	}
-	p, err := faultproxy.New(upstream, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.URL)
+	p, upstream := testenv.FaultyMinidyn(t, cfg)
 	return counted{
 		proxy:  p,
 		direct: mustClient(t, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(upstream) }),
@@ -82,24 +71,6 @@ func mustClient(t testing.TB, opts ...func(*dynamodb.Options)) *dynamodb.Client 
 	}
 	opts = append(opts, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
 	return dynamodb.NewFromConfig(cfg, opts...)
-}
-
-// mustTables creates fresh tables; idempotency is "" unless asked for.
-func mustTables(t testing.TB, c *dynamodb.Client, withIdempotency bool) (table, idempotency string) {
-	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	suffix := hex.EncodeToString(b)
-	table = "datapoints-" + suffix
-	if withIdempotency {
-		idempotency = "idempotency-" + suffix
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := dynamo.CreateTables(ctx, c, table, idempotency); err != nil {
-		t.Fatalf("create tables: %v", err)
-	}
-	return table, idempotency
 }
 
 // instantDynamoDB answers every DynamoDB request in process with a

@@ -8,6 +8,7 @@ import (
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/faultproxy"
 	"github.com/acmecheckout/reports/internal/purchase"
+	"github.com/acmecheckout/reports/internal/testenv"
 )
 
 // BenchmarkCount counts batches (up to SQS's largest, 10,000) of purchases
@@ -20,7 +21,7 @@ func BenchmarkCount(b *testing.B) {
 		for _, size := range []int{10, 1000, 10000} {
 			b.Run(fmt.Sprintf("%s/batch=%d", mode, size), func(b *testing.B) {
 				p, direct := mustProxy(b, faultproxy.Config{})
-				table, idem := mustTables(b, direct, mode == "exactly-once")
+				table, idem := testenv.Tables(b, direct, mode == "exactly-once")
 				var opts []dynamo.Option
 				if idem != "" {
 					opts = append(opts, dynamo.WithIdempotencyTable(idem))

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -28,14 +27,7 @@ import (
 // for checking the results without faults).
 func mustProxy(t testing.TB, cfg faultproxy.Config) (*faultproxy.Proxy, *dynamodb.Client) {
 	t.Helper()
-	upstream := testenv.Minidyn(t)
-	p, err := faultproxy.New(upstream, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.URL)
+	p, upstream := testenv.FaultyMinidyn(t, cfg)
 	return p, mustDirectClient(t, upstream)
 }
 
@@ -57,7 +49,7 @@ func updateOf(body []byte) (datapoint, n string) {
 // exactly.
 func TestFaultsExactlyOnce(t *testing.T) {
 	p, direct := mustProxy(t, faultproxy.Config{Seed: 42, Rate: 0.3})
-	table, idem := mustTables(t, direct, true)
+	table, idem := testenv.Tables(t, direct, true)
 	s := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem),
 		dynamo.WithMaxTransactionItems(30), dynamo.WithConcurrency(4),
 		dynamo.WithRetry(3, time.Millisecond, 5*time.Millisecond)) // few attempts: some messages fail
@@ -127,7 +119,7 @@ func TestConflicts(t *testing.T) {
 		}
 		return faultproxy.None
 	}})
-	table, idem := mustTables(t, direct, true)
+	table, idem := testenv.Tables(t, direct, true)
 	s := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem), fastRetry())
 
 	t.Run("retried", func(t *testing.T) {
@@ -197,7 +189,7 @@ func TestPlainCompensation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			failStubborn.Store(tc.failTakeBack)
-			table, _ := mustTables(t, direct, false)
+			table, _ := testenv.Tables(t, direct, false)
 			var logs bytes.Buffer
 			s := dynamo.New(mustClient(t), table, fastRetry(),
 				dynamo.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
@@ -261,7 +253,7 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 // exactly.
 func TestTransactionOverlap(t *testing.T) {
 	p, direct := mustProxy(t, faultproxy.Config{Conflicts: true, Hold: 5 * time.Millisecond})
-	table, idem := mustTables(t, direct, true)
+	table, idem := testenv.Tables(t, direct, true)
 	s := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem),
 		dynamo.WithMaxTransactionItems(30),
 		dynamo.WithRetry(20, time.Millisecond, 20*time.Millisecond))

@@ -3,8 +3,6 @@ package dynamo_test
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
@@ -73,25 +71,6 @@ func mustDirectClient(t testing.TB, endpoint string) *dynamodb.Client {
 		t.Fatalf("load AWS config: %v", err)
 	}
 	return dynamodb.NewFromConfig(cfg, noChecksum, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
-}
-
-// mustTables creates fresh tables and returns their names; idempotency is ""
-// unless withIdempotency.
-func mustTables(t testing.TB, c *dynamodb.Client, withIdempotency bool) (datapoints, idempotency string) {
-	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	suffix := hex.EncodeToString(b)
-	datapoints = "datapoints-" + suffix
-	if withIdempotency {
-		idempotency = "idempotency-" + suffix
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := dynamo.CreateTables(ctx, c, datapoints, idempotency); err != nil {
-		t.Fatalf("create tables: %v", err)
-	}
-	return datapoints, idempotency
 }
 
 // mustDelivery parses a purchase event body as the aggregator does.

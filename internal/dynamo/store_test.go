@@ -13,6 +13,7 @@ import (
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/purchase"
+	"github.com/acmecheckout/reports/internal/testenv"
 )
 
 // mustGoldenDeliveries reads testdata/deliveries.json: SQS message ids and
@@ -44,7 +45,7 @@ func TestReader(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			b.start(t)
 			c := mustClient(t)
-			table, _ := mustTables(t, c, false)
+			table, _ := testenv.Tables(t, c, false)
 			s := dynamo.New(c, table, fastRetry())
 			ctx := context.Background()
 			ds := mustGoldenDeliveries(t)
@@ -119,7 +120,7 @@ func TestPlain(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			b.start(t)
 			c := mustClient(t)
-			table, _ := mustTables(t, c, false)
+			table, _ := testenv.Tables(t, c, false)
 			s := dynamo.New(c, table, fastRetry(), dynamo.WithConcurrency(4))
 			ds := generate(1, 400)
 			res := mustCount(t, s, ds)
@@ -143,7 +144,7 @@ func TestPlain(t *testing.T) {
 func TestExactlyOnce(t *testing.T) {
 	minidyn.start(t)
 	c := mustClient(t)
-	table, idem := mustTables(t, c, true)
+	table, idem := testenv.Tables(t, c, true)
 	s := dynamo.New(c, table, dynamo.WithIdempotencyTable(idem), dynamo.WithMaxTransactionItems(20), dynamo.WithConcurrency(4), fastRetry())
 	ds := generate(2, 300)
 	first, second := ds[:200], ds[200:]
@@ -184,7 +185,7 @@ func TestExactlyOnce(t *testing.T) {
 func TestMissingTable(t *testing.T) {
 	minidyn.start(t)
 	c := mustClient(t)
-	table, idem := mustTables(t, c, true)
+	table, idem := testenv.Tables(t, c, true)
 	for _, tc := range []struct {
 		name string
 		s    *dynamo.Store
@@ -205,7 +206,7 @@ func TestMissingTable(t *testing.T) {
 func TestCreateTablesTwice(t *testing.T) {
 	minidyn.start(t)
 	c := mustClient(t)
-	table, idem := mustTables(t, c, true)
+	table, idem := testenv.Tables(t, c, true)
 	if err := dynamo.CreateTables(context.Background(), c, table, idem); err != nil {
 		t.Fatalf("second CreateTables: %v", err)
 	}

@@ -24,8 +24,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/jackc/pgx/v5"
 	miniserver "github.com/truora/minidyn/server"
+
+	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/faultproxy"
 )
 
 // Region is the AWS region every emulator-backed test uses.
@@ -224,4 +228,39 @@ func Postgres(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Tables creates a fresh datapoints table, and an idempotency table when
+// withIdempotency, with unique names, as the stack defines them.
+func Tables(t testing.TB, c *dynamodb.Client, withIdempotency bool) (datapoints, idempotency string) {
+	t.Helper()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	suffix := hex.EncodeToString(b)
+	datapoints = "datapoints-" + suffix
+	if withIdempotency {
+		idempotency = "idempotency-" + suffix
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := dynamo.CreateTables(ctx, c, datapoints, idempotency); err != nil {
+		t.Fatalf("create tables: %v", err)
+	}
+	return datapoints, idempotency
+}
+
+// FaultyMinidyn starts minidyn behind a fault-injecting proxy configured by
+// cfg, points AWS_ENDPOINT_URL_DYNAMODB at the proxy, and returns the proxy
+// and minidyn's own URL (for setting up and checking without faults).
+func FaultyMinidyn(t testing.TB, cfg faultproxy.Config) (*faultproxy.Proxy, string) {
+	t.Helper()
+	upstream := Minidyn(t)
+	p, err := faultproxy.New(upstream, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.URL)
+	return p, upstream
 }
