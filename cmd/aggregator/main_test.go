@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -140,7 +138,7 @@ func TestBootstrap(t *testing.T) {
 	}
 
 	// Final counts: each valid event once, however often delivered.
-	golden.JSONEqual(t, "counts", mustMarshal(t, scan(t, ddb, table)), mustMarshal(t, merged(t,
+	golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), mustMarshal(t, merged(t,
 		testdata+"valid-batch.counts.json", testdata+"mixed-batch.counts.json")))
 	dlq, err := sqsClient.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
 		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
@@ -239,24 +237,4 @@ func merged(t testing.TB, files ...string) []purchase.Count {
 	}
 	slices.SortFunc(out, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
 	return out
-}
-
-// scan returns every datapoint of the table with its count, sorted.
-func scan(t testing.TB, c *dynamodb.Client, table string) []purchase.Count {
-	t.Helper()
-	out, err := c.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cs []purchase.Count
-	for _, item := range out.Items {
-		dp := item[dynamo.AttrDatapoint].(*ddbtypes.AttributeValueMemberS).Value
-		n, err := strconv.ParseInt(item[dynamo.AttrEvents].(*ddbtypes.AttributeValueMemberN).Value, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs = append(cs, purchase.Count{Datapoint: dp, Events: n})
-	}
-	slices.SortFunc(cs, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
-	return cs
 }

@@ -134,7 +134,7 @@ func TestHandle(t *testing.T) {
 			}
 			golden.JSONEqual(t, "response", mustMarshal(t, resp), wantResponse)
 			wantCounts := mustGolden[[]purchase.Count](t, tc.wantCounts)
-			golden.JSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), mustMarshal(t, wantCounts))
+			golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), mustMarshal(t, wantCounts))
 
 			if tc.wantDLQ != nil {
 				var got []aggregator.Problem
@@ -300,7 +300,7 @@ func TestExactlyOnce(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("summary:\n got %v\nwant %v", got, want)
 			}
-			golden.JSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), wantCounts)
+			golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), wantCounts)
 		})
 	}
 }
@@ -350,7 +350,7 @@ func TestTransientFaults(t *testing.T) {
 	if faults[faultproxy.LostResponse]+faults[faultproxy.ClosedConnection] == 0 || total.Failed == 0 || total.Retries == 0 {
 		t.Fatalf("the faults did not exercise lost responses, failures and retries: faults %v, summary %+v", faults, total)
 	}
-	golden.JSONEqual(t, "counts", mustMarshal(t, scanCounts(t, direct, table)), mustMarshal(t, truth(t, batches...)))
+	golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, direct, table)), mustMarshal(t, truth(t, batches...)))
 	t.Logf("faults %v; summary over all deliveries %+v", faults, total)
 }
 

@@ -10,20 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/acmecheckout/reports/internal/aggregator"
-	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
 
@@ -113,35 +109,6 @@ func mustMarshal(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// scanCounts returns every datapoint of the table with its count, sorted.
-func scanCounts(t testing.TB, c *dynamodb.Client, table string) []purchase.Count {
-	t.Helper()
-	counts := []purchase.Count{}
-	p := dynamodb.NewScanPaginator(c, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("scan %s: %v", table, err)
-		}
-		for _, item := range page.Items {
-			dp, _ := item[dynamo.AttrDatapoint].(*ddbtypes.AttributeValueMemberS)
-			n, _ := item[dynamo.AttrEvents].(*ddbtypes.AttributeValueMemberN)
-			if dp == nil || n == nil {
-				t.Fatalf("scan %s: malformed item %v", table, item)
-			}
-			v, err := strconv.ParseInt(n.Value, 10, 64)
-			if err != nil {
-				t.Fatalf("scan %s: events %q: %v", table, n.Value, err)
-			}
-			if v != 0 { // a compensated datapoint may linger at zero
-				counts = append(counts, purchase.Count{Datapoint: dp.Value, Events: v})
-			}
-		}
-	}
-	slices.SortFunc(counts, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
-	return counts
 }
 
 // truth is what counting the valid bodies of evs once each must give.

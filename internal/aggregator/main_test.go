@@ -143,7 +143,7 @@ func TestReplay(t *testing.T) {
 		wantList = append(wantList, purchase.Count{Datapoint: dp.Key, Events: n})
 	}
 	slices.SortFunc(wantList, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
-	golden.JSONEqual(t, "counts", mustMarshal(t, scanCounts(t, ddb, table)), mustMarshal(t, wantList))
+	golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), mustMarshal(t, wantList))
 }
 
 // TestMainLambda: in Lambda, Run hands Start the SQS handler, which emits EMF

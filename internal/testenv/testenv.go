@@ -19,17 +19,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
 	miniserver "github.com/truora/minidyn/server"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/faultproxy"
+	"github.com/acmecheckout/reports/internal/purchase"
 )
 
 // Region is the AWS region every emulator-backed test uses.
@@ -263,4 +268,35 @@ func FaultyMinidyn(t testing.TB, cfg faultproxy.Config) (*faultproxy.Proxy, stri
 	t.Cleanup(srv.Close)
 	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.URL)
 	return p, upstream
+}
+
+// ScanCounts returns every datapoint of a datapoints table with its count,
+// sorted by datapoint, read with a consistent Scan. A datapoint at zero (one
+// whose increments were all taken back) is left out.
+func ScanCounts(t testing.TB, c *dynamodb.Client, table string) []purchase.Count {
+	t.Helper()
+	counts := []purchase.Count{}
+	p := dynamodb.NewScanPaginator(c, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("scan %s: %v", table, err)
+		}
+		for _, item := range page.Items {
+			dp, _ := item[dynamo.AttrDatapoint].(*ddbtypes.AttributeValueMemberS)
+			n, _ := item[dynamo.AttrEvents].(*ddbtypes.AttributeValueMemberN)
+			if dp == nil || n == nil {
+				t.Fatalf("scan %s: malformed item %v", table, item)
+			}
+			v, err := strconv.ParseInt(n.Value, 10, 64)
+			if err != nil {
+				t.Fatalf("scan %s: events %q: %v", table, n.Value, err)
+			}
+			if v != 0 {
+				counts = append(counts, purchase.Count{Datapoint: dp.Value, Events: v})
+			}
+		}
+	}
+	slices.SortFunc(counts, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	return counts
 }
