@@ -31,6 +31,10 @@ func (e *EntryError) Error() string {
 	return fmt.Sprintf("%s: %s (sender fault %t)", e.Code, e.Message, e.SenderFault)
 }
 
+// codeNotSent is the EntryError code of an entry still pending when a call
+// failed as a whole or the context ended: the error returned says why.
+const codeNotSent = "NotSent"
+
 // resend says how often, and after waits of up to backoff, then doubling
 // (full jitter), entries SQS failed through no fault of theirs are sent again.
 type resend struct {
@@ -49,12 +53,12 @@ type sendStats struct {
 // r.attempts in all with exponential backoff. It returns every entry not
 // sent, by Id. The error is set when a call failed as a whole (the SDK's
 // retryer has already retried transient failures) or ctx ended: the entries
-// still pending then are in failed with code NotSent.
+// still pending then are in failed with code codeNotSent.
 func sendEntries(ctx context.Context, api SendMessageBatchAPI, queueURL string, entries []types.SendMessageBatchRequestEntry, r resend) (failed map[string]*EntryError, st sendStats, err error) {
 	failed = map[string]*EntryError{}
 	giveUp := func(pending []types.SendMessageBatchRequestEntry, err error) (map[string]*EntryError, sendStats, error) {
 		for _, e := range pending {
-			failed[aws.ToString(e.Id)] = &EntryError{Code: "NotSent", Message: err.Error()}
+			failed[aws.ToString(e.Id)] = &EntryError{Code: codeNotSent, Message: err.Error()}
 		}
 		return failed, st, err
 	}

@@ -92,7 +92,7 @@ func (d *DeadLetter) Send(ctx context.Context, msgs []DeadLetterMessage) map[str
 		notSent, _, err := sendEntries(ctx, d.client, d.url, entries, d.resend)
 		for i, m := range batch {
 			if why, ok := notSent[strconv.Itoa(i)]; ok {
-				if why.Code == "NotSent" {
+				if why.Code == codeNotSent {
 					fail(m.MessageID, fmt.Errorf("send to dead-letter queue: %w", err))
 				} else {
 					fail(m.MessageID, fmt.Errorf("send to dead-letter queue: entry failed: %w", why))
