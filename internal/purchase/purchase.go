@@ -177,19 +177,3 @@ func (c Counts) Add(e Event) {
 		c[dp]++
 	}
 }
-
-// Merge adds every count of o to c.
-func (c Counts) Merge(o Counts) {
-	for dp, n := range o {
-		c[dp] += n
-	}
-}
-
-// Total returns the sum of all counts.
-func (c Counts) Total() int64 {
-	var n int64
-	for _, v := range c {
-		n += v
-	}
-	return n
-}
