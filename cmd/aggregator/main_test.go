@@ -15,11 +15,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/lambdatest"
 	"github.com/acmecheckout/reports/internal/purchase"
@@ -39,11 +37,10 @@ func mustBootstrap(t testing.TB) string {
 
 // functionEnv is the environment Lambda would give the function, with the
 // SDK pointed at the emulators this test process started.
-func functionEnv(t testing.TB, rt *lambdatest.Server, extra ...string) []string {
+func functionEnv(t testing.TB, extra ...string) []string {
 	t.Helper()
 	dir := t.TempDir()
 	env := []string{
-		rt.Env(),
 		"AWS_LAMBDA_FUNCTION_NAME=aggregator",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"AWS_REGION=" + testenv.Region,
@@ -71,38 +68,29 @@ func mustRead(t testing.TB, path string) []byte {
 	return b
 }
 
-// TestBootstrap runs the bootstrap binary under a Lambda Runtime API with
-// DynamoDB on minidyn (in this process) and the dead-letter queue on fauxqs:
-// valid, mixed and redelivered batches, then the final counts.
+// TestBootstrap runs the bootstrap binary under the Lambda Runtime Interface
+// Emulator, with DynamoDB on DynamoDB Local and the dead-letter queue on
+// fauxqs: valid, mixed and redelivered batches (testdata/sqs, real SQS event
+// shapes), then the final counts.
 func TestBootstrap(t *testing.T) {
+	bin := mustBootstrap(t)
+	db := testenv.DynamoDBLocal(t)
 	testenv.Fauxqs(t)
-	testenv.Minidyn(t)
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddb := dynamodb.NewFromConfig(cfg)
-	table, idem := "datapoints-e2e", "idempotency-e2e"
+	table, idem := testenv.Tables(t, db.Client, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := dynamo.CreateTables(ctx, ddb, table, idem); err != nil {
-		t.Fatal(err)
-	}
 	sqsClient := awssqs.NewFromConfig(cfg)
 	q, err := sqsClient.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("purchase-dlq")})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	bin := mustBootstrap(t)
-	rt := lambdatest.NewServer(t)
-	fn := lambdatest.Start(t, bin, functionEnv(t, rt,
+	fn := lambdatest.Emulate(t, bin, functionEnv(t, "AWS_LAMBDA_FUNCTION_TIMEOUT=10",
 		"TABLE_NAME="+table, "IDEMPOTENCY_TABLE_NAME="+idem, "DLQ_URL="+aws.ToString(q.QueueUrl)))
-	ready, err := rt.WaitReady(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("cold start (process start to first /next): %v", ready.Sub(fn.Started).Round(time.Millisecond))
 
 	const testdata = "../../testdata/sqs/"
 	testCases := []struct {
@@ -120,7 +108,7 @@ func TestBootstrap(t *testing.T) {
 			if tc.event != "" {
 				payload = mustRead(t, testdata+tc.event)
 			}
-			resp, err := rt.Invoke(ctx, payload, lambdatest.WithTimeout(10*time.Second))
+			resp, err := fn.Invoke(ctx, payload)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +126,7 @@ func TestBootstrap(t *testing.T) {
 	}
 
 	// Final counts: each valid event once, however often delivered.
-	golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), mustMarshal(t, merged(t,
+	golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, db.Client, table)), mustMarshal(t, merged(t,
 		testdata+"valid-batch.counts.json", testdata+"mixed-batch.counts.json")))
 	dlq, err := sqsClient.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
 		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
@@ -150,40 +138,37 @@ func TestBootstrap(t *testing.T) {
 		t.Errorf("%s messages on the DLQ, want 6", n)
 	}
 
-	// One EMF line on stdout and one summary on stderr per handled batch.
-	if n := strings.Count(fn.Stdout(), `"CloudWatchMetrics"`); n != 3 {
-		t.Errorf("%d EMF lines on stdout, want 3:\n%s", n, fn.Stdout())
+	// One EMF line (stdout) and one summary (stderr) per handled batch, in
+	// the function's output as CloudWatch Logs gets it.
+	if n := strings.Count(fn.Output(), `"CloudWatchMetrics"`); n != 3 {
+		t.Errorf("%d EMF lines, want 3:\n%s", n, fn.Output())
 	}
-	if n := strings.Count(fn.Stderr(), `"msg":"batch processed"`); n != 3 {
-		t.Errorf("%d summary lines on stderr, want 3:\n%s", n, fn.Stderr())
+	if n := strings.Count(fn.Output(), `"msg":"batch processed"`); n != 3 {
+		t.Errorf("%d summary lines, want 3:\n%s", n, fn.Output())
 	}
 }
 
 // TestBootstrapMissingTable: without TABLE_NAME the function reports a clear
-// init error and exits non-zero before polling for invocations.
+// init error (posted to /runtime/init/error: the emulator answers it, not
+// Runtime.ExitError) and exits non-zero before polling for invocations.
 func TestBootstrapMissingTable(t *testing.T) {
-	testenv.AWSEnv(t)
 	bin := mustBootstrap(t)
-	rt := lambdatest.NewServer(t)
-	fn := lambdatest.Start(t, bin, functionEnv(t, rt))
+	testenv.AWSEnv(t)
+	fn := lambdatest.Emulate(t, bin, functionEnv(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ie, err := rt.WaitInitError(ctx)
+	resp, err := fn.Invoke(ctx, mustRead(t, "../../testdata/sqs/valid-batch.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ie.Type != "Runtime.ConfigError" || !strings.Contains(ie.Message, "TABLE_NAME is required") {
-		t.Errorf("init error %+v", ie)
+	if resp.Err == nil || resp.Err.Type != "Runtime.ConfigError" || !strings.Contains(resp.Err.Message, "TABLE_NAME is required") {
+		t.Fatalf("response %s, error %+v; want the init error Runtime.ConfigError", resp.Payload, resp.Err)
 	}
-	code, err := fn.Wait(ctx)
-	if err != nil || code == 0 {
-		t.Errorf("exit code %d (%v), want non-zero", code, err)
+	if !strings.Contains(fn.Output(), "TABLE_NAME is required") {
+		t.Errorf("the function's output does not say what is missing:\n%s", fn.Output())
 	}
-	if !strings.Contains(fn.Stderr(), "TABLE_NAME is required") {
-		t.Errorf("stderr does not say what is missing:\n%s", fn.Stderr())
-	}
-	if _, err := rt.WaitReady(ctx); err == nil {
-		t.Error("the function polled for invocations despite its init error")
+	if !strings.Contains(fn.Log(), "exited with error: exit status") {
+		t.Errorf("the emulator does not report a non-zero exit:\n%s", fn.Log())
 	}
 }
 

@@ -55,21 +55,36 @@ func TestEmbedded(t *testing.T) {
 }
 
 // TestNoEmbedded points the demo at another DynamoDB through the SDK's
-// standard configuration: dynalite, which has no transactions, so counting
-// is plain. Every report must add up to the valid events.
+// standard configuration: DynamoDB Local. Every report must add up to the
+// valid events; in exactly-once mode, also after running it again on the
+// same tables (the same seed gives the same message ids).
 func TestNoEmbedded(t *testing.T) {
-	testenv.Dynalite(t)
-	out := mustRun(t, []string{"--no-embedded", "--table", "purchases", "--idempotency-table", "", "--count", "120", "--invalid", "3"}, exitOK)
-	if !strings.Contains(out, "into DynamoDB (AWS SDK standard configuration), plain counting") {
-		t.Errorf("output does not say where it counted:\n%s", out)
+	testenv.DynamoDBLocal(t)
+	tests := []struct {
+		name, idempotency, mode string
+		runs                    int
+	}{
+		{"exactly-once", testenv.UniqueName("idempotency"), "exactly-once counting", 2},
+		{"plain", "", "plain counting", 1},
 	}
-	for _, r := range []string{"hour-bracket (2024-03-01)", "hour-bracket-method (2024-03-01)", "bracket-method (all time)", "day-merchant (2024-03-01)", "merchant-method (all time)"} {
-		if !regexp.MustCompile(regexp.QuoteMeta(r) + `: \d+ datapoints, 120 events`).MatchString(out) {
-			t.Errorf("report %s does not add up to 120 events:\n%s", r, out)
-		}
-	}
-	if !strings.Contains(out, "Rejected 3 events") {
-		t.Errorf("invalid events not shown:\n%s", out)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"--no-embedded", "--table", testenv.UniqueName("purchases"), "--idempotency-table", tc.idempotency, "--count", "120", "--invalid", "3"}
+			for run := 1; run <= tc.runs; run++ {
+				out := mustRun(t, args, exitOK)
+				if !strings.Contains(out, "into DynamoDB (AWS SDK standard configuration), "+tc.mode) {
+					t.Errorf("run %d: output does not say where and how it counted:\n%s", run, out)
+				}
+				for _, r := range []string{"hour-bracket (2024-03-01)", "hour-bracket-method (2024-03-01)", "bracket-method (all time)", "day-merchant (2024-03-01)", "merchant-method (all time)"} {
+					if !regexp.MustCompile(regexp.QuoteMeta(r) + `: \d+ datapoints, 120 events`).MatchString(out) {
+						t.Errorf("run %d: report %s does not add up to 120 events:\n%s", run, r, out)
+					}
+				}
+				if !strings.Contains(out, "Rejected 3 events") {
+					t.Errorf("run %d: invalid events not shown:\n%s", run, out)
+				}
+			}
+		})
 	}
 }
 

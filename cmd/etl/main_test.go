@@ -85,52 +85,54 @@ func TestCommand(t *testing.T) {
 	}
 }
 
-// TestLambda runs the bootstrap as Lambda does, against a Runtime API: a
-// configuration error is posted to init/error before it exits non-zero;
-// otherwise it serves invocations, rejecting a misspelt input and running
-// the defaults on an empty payload.
+// TestLambda runs the bootstrap under the Lambda Runtime Interface Emulator,
+// as Lambda does: a configuration error is posted to init/error before it
+// exits non-zero; otherwise it decrypts its secrets (local-kms ciphertexts)
+// and serves invocations, rejecting a misspelt input and running the
+// defaults on an empty payload.
 func TestLambda(t *testing.T) {
 	root, err := testenv.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	bin := lambdatest.Build(t, root, "./cmd/etl", runtime.GOOS, runtime.GOARCH)
-	const key = "qk-lambda-test-4242"
+	const key, function = "qk-lambda-test-4242", "markets-etl"
 	q := quandltest.NewServer(t, key)
-	env := []string{"SECRETS_PLAINTEXT=true", "QUANDL_API_KEY=" + key, "DATABASE_URL=" + testenv.Postgres(t),
-		"QUANDL_BASE_URL=" + q.BaseURL, "AWS_LAMBDA_FUNCTION_NAME=markets-etl"}
+	kms := testenv.LocalKMS(t)
+	dsn := testenv.Postgres(t)
+	dir := t.TempDir()
+	env := []string{"AWS_LAMBDA_FUNCTION_NAME=" + function, "AWS_LAMBDA_FUNCTION_TIMEOUT=60",
+		"AWS_REGION=" + testenv.Region, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
+		"AWS_ENDPOINT_URL_KMS=" + kms.URL, "QUANDL_BASE_URL=" + q.BaseURL,
+		"QUANDL_API_KEY=" + kms.Encrypt(t, key, function), "DATABASE_URL=" + kms.Encrypt(t, dsn, function)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
 	t.Run("config error", func(t *testing.T) {
-		rt := lambdatest.NewServer(t)
-		fn := lambdatest.Start(t, bin, append(env, rt.Env(), "SECRETS_PLAINTEXT=maybe"))
-		ie, err := rt.WaitInitError(ctx)
+		fn := lambdatest.Emulate(t, bin, append(env, "SECRETS_PLAINTEXT=maybe"))
+		resp, err := fn.Invoke(ctx, []byte(`{}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ie.Type != "Runtime.ConfigError" || !strings.Contains(ie.Message, `SECRETS_PLAINTEXT "maybe"`) {
-			t.Errorf("init error %+v", ie)
+		if resp.Err == nil || resp.Err.Type != "Runtime.ConfigError" || !strings.Contains(resp.Err.Message, `SECRETS_PLAINTEXT "maybe"`) {
+			t.Errorf("response %s, error %+v; want the init error Runtime.ConfigError", resp.Payload, resp.Err)
 		}
-		if code, err := fn.Wait(ctx); err != nil || code == 0 {
-			t.Errorf("exit code %d (%v), want non-zero", code, err)
-		}
-		if _, err := rt.WaitReady(ctx); err == nil {
-			t.Error("the function polled for invocations despite its init error")
+		if !strings.Contains(fn.Log(), "exited with error: exit status") {
+			t.Errorf("the emulator does not report a non-zero exit:\n%s", fn.Log())
 		}
 	})
 
 	t.Run("invocations", func(t *testing.T) {
-		rt := lambdatest.NewServer(t)
-		fn := lambdatest.Start(t, bin, append(env, rt.Env()))
-		resp, err := rt.Invoke(ctx, []byte(`{"job": ["currency"]}`))
+		fn := lambdatest.Emulate(t, bin, env)
+		resp, err := fn.Invoke(ctx, []byte(`{"job": ["currency"]}`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if resp.Err == nil || !strings.Contains(resp.Err.Message, `invalid input`) || !strings.Contains(resp.Err.Message, `unknown field "job"`) {
 			t.Errorf("misspelt input: response %s, error %+v; want it rejected naming the field", resp.Payload, resp.Err)
 		}
-		resp, err = rt.Invoke(ctx, nil)
+		resp, err = fn.Invoke(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +145,10 @@ func TestLambda(t *testing.T) {
 		if resp.Err != nil || json.Unmarshal(resp.Payload, &sum) != nil || !sum.OK || len(sum.Jobs) != 5 {
 			t.Errorf("empty payload: response %s, error %+v; want the defaults: all 5 jobs", resp.Payload, resp.Err)
 		}
-		if strings.Contains(fn.Stdout()+fn.Stderr(), key) {
+		if n := kms.Calls("Decrypt"); n != 2 {
+			t.Errorf("%d KMS Decrypt calls, want 2: both secrets, once per cold start", n)
+		}
+		if strings.Contains(fn.Output(), key) {
 			t.Error("the API key leaked")
 		}
 	})

@@ -1,6 +1,9 @@
-// Command sqsloop runs the purchase pipeline locally on an SQS emulator
-// (fauxqs) or a real queue, with no Lambda:
+// Command sqsloop runs the purchase pipeline locally on emulators (DynamoDB
+// Local and fauxqs) or real AWS, with no Lambda:
 //
+//	sqsloop up [--dir .local]                                   start DynamoDB Local (:4567) and fauxqs (:4566) in the background
+//	sqsloop down [--dir .local]                                 stop them
+//	sqsloop tables --table T [--idempotency-table T]            create the tables as the stack has them
 //	sqsloop queues NAME [--visibility 30s] [--max-receive 3]   create NAME and NAME-dlq with a redrive policy
 //	sqsloop generate [--count N --invalid N --merchants N --days N --seed N --start DAY] > day.jsonl
 //	sqsloop publish FILE --queue URL                            send a JSON-lines file, 10 per SendMessageBatch
@@ -8,8 +11,8 @@
 //
 // poll reads the aggregator's environment (TABLE_NAME, IDEMPOTENCY_TABLE_NAME,
 // DLQ_URL; flags override). AWS endpoints and credentials come from the SDK's
-// standard configuration, e.g. AWS_ENDPOINT_URL_SQS=http://localhost:4566 for
-// fauxqs and AWS_ENDPOINT_URL_DYNAMODB for a local DynamoDB.
+// standard configuration, e.g. AWS_ENDPOINT_URL_SQS=http://127.0.0.1:4566 and
+// AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:4567 for the emulators up starts.
 package main
 
 import (

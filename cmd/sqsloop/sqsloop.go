@@ -32,6 +32,8 @@ const (
 )
 
 const usage = `usage:
+  sqsloop up [--dir .local] [--sqs-port 4566] [--dynamodb-port 4567]
+  sqsloop down [--dir .local]
   sqsloop tables --table T [--idempotency-table T]
   sqsloop queues NAME [--visibility 30s] [--max-receive 3] [--env]
   sqsloop generate [--count 1000] [--invalid 5] [--merchants 100] [--days 1] [--seed 1] [--start YYYY-MM-DD]
@@ -61,6 +63,10 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	}
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
+	case "up":
+		err = c.up(ctx, rest)
+	case "down":
+		err = c.down(rest)
 	case "tables":
 		err = c.tables(ctx, rest)
 	case "queues":

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/emulator"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/sqs"
 	"github.com/acmecheckout/reports/internal/testenv"
@@ -57,9 +58,15 @@ func queueDepth(t *testing.T, c *awssqs.Client, url string) int {
 	return mustDecode[int](t, out.Attributes["ApproximateNumberOfMessages"])
 }
 
-// TestLoop runs the local loop as a person would: create the queues,
-// generate a day, publish it, drain it through the aggregator into minidyn.
+// TestLoop runs the README's local loop as a person would, exactly once:
+// start the emulators (sqsloop up), create the tables and the queues,
+// generate a day, publish it, drain it through the aggregator, read the
+// reports, stop the emulators (sqsloop down).
 func TestLoop(t *testing.T) {
+	dir := t.TempDir()
+	mustUp(t, dir)
+	mustRun(t, nil, exitOK, "tables", "--table", "local-datapoints", "--idempotency-table", "local-idempotency")
+
 	tests := []struct {
 		name  string
 		dlqOn bool // DLQ_URL set: the aggregator parks invalid events itself
@@ -69,31 +76,32 @@ func TestLoop(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			testenv.Minidyn(t)
-			testenv.Fauxqs(t)
+			table, idem := "local-datapoints", "local-idempotency"
+			if !tc.dlqOn { // fresh tables, the way the stack has them
+				table, idem = testenv.UniqueName("datapoints"), testenv.UniqueName("idempotency")
+				mustRun(t, map[string]string{"TABLE_NAME": table, "IDEMPOTENCY_TABLE_NAME": idem}, exitOK, "tables")
+			}
 			ctx := context.Background()
 			cfg, err := config.LoadDefaultConfig(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
-			mustRun(t, nil, exitOK, "tables", "--table", "datapoints")
-
+			name := testenv.UniqueName("purchases")
 			q := map[string]string{}
 			if tc.dlqOn { // the README's way: eval "$(sqsloop queues NAME --env)"
-				out, _ := mustRun(t, nil, exitOK, "queues", "purchases", "--visibility", "1s", "--max-receive", "2", "--env")
+				out, _ := mustRun(t, nil, exitOK, "queues", name, "--visibility", "1s", "--max-receive", "2", "--env")
 				for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 					k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 					q[map[string]string{"QUEUE_URL": "queueUrl", "DLQ_URL": "dlqUrl"}[k]] = v
 				}
 			} else {
-				out, _ := mustRun(t, nil, exitOK, "queues", "purchases", "--visibility", "1s", "--max-receive", "2")
+				out, _ := mustRun(t, nil, exitOK, "queues", name, "--visibility", "1s", "--max-receive", "2")
 				q = mustDecode[map[string]string](t, out)
 			}
 			if q["queueUrl"] == "" || q["dlqUrl"] == "" {
 				t.Fatalf("queues printed %v", q)
 			}
-			env := map[string]string{"QUEUE_URL": q["queueUrl"], "TABLE_NAME": "datapoints"}
+			env := map[string]string{"QUEUE_URL": q["queueUrl"], "TABLE_NAME": table, "IDEMPOTENCY_TABLE_NAME": idem}
 			if tc.dlqOn {
 				env["DLQ_URL"] = q["dlqUrl"]
 			}
@@ -130,15 +138,69 @@ func TestLoop(t *testing.T) {
 			if n := queueDepth(t, client, q["dlqUrl"]); n != 4 {
 				t.Errorf("DLQ holds %d messages, want the 4 invalid events", n)
 			}
-			store := dynamo.New(ddb, "datapoints")
+			// Every datapoint exactly once, and each report listed in full
+			// through the byListKey index, as cmd/reports lists it.
+			store := dynamo.New(dynamodb.NewFromConfig(cfg), table)
 			for dp, n := range want {
 				got, err := store.Get(ctx, dp.Key)
 				if err != nil || got.Events != n {
 					t.Errorf("%s = %+v, %v; want %d events", dp.Key, got, err, n)
 				}
 			}
+			listed := map[string]int64{}
+			for _, r := range []purchase.Report{purchase.BracketMethod, purchase.MerchantMethod} {
+				counts, err := store.List(ctx, r, "")
+				if err != nil {
+					t.Fatalf("List(%s): %v", r, err)
+				}
+				for _, c := range counts {
+					listed[c.Datapoint] = c.Events
+				}
+			}
+			for dp, n := range want {
+				if (dp.Report == purchase.BracketMethod || dp.Report == purchase.MerchantMethod) && listed[dp.Key] != n {
+					t.Errorf("List gives %s = %d, want %d", dp.Key, listed[dp.Key], n)
+				}
+			}
 		})
 	}
+}
+
+// mustUp starts the emulators with sqsloop up on free ports, points the
+// SDK's standard configuration at them as the README does, and stops them
+// with sqsloop down when the test ends.
+func mustUp(t *testing.T, dir string) {
+	t.Helper()
+	nodeModules, err := emulator.NodeModules(".")
+	if err == nil {
+		_, err = emulator.DynamoDBLocal(nodeModules, 0)
+	}
+	if err == nil {
+		_, err = emulator.Fauxqs(nodeModules, 0)
+	}
+	if err != nil {
+		testenv.Missing(t, "the emulators", err)
+	}
+	sqsPort, ddbPort := testenv.FreePort(t), testenv.FreePort(t)
+	out, _ := mustRun(t, nil, exitOK, "up", "--dir", dir, "--sqs-port", sqsPort, "--dynamodb-port", ddbPort)
+	t.Cleanup(func() {
+		var stdout, stderr bytes.Buffer
+		cli := CLI{Getenv: func(string) string { return "" }, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr}
+		if code := cli.Run(context.Background(), []string{"down", "--dir", dir}); code != exitOK {
+			t.Errorf("sqsloop down: exit code %d\n%s", code, stderr.String())
+		}
+		for _, r := range mustDecode[[]running](t, out) {
+			if isRunning(r) {
+				t.Errorf("%s (pid %d) still runs after sqsloop down", r.Name, r.PID)
+			}
+		}
+	})
+	if rs := mustDecode[[]running](t, out); len(rs) != 2 || rs[0].PID == 0 || rs[1].PID == 0 {
+		t.Fatalf("up printed %s", out)
+	}
+	testenv.AWSEnv(t)
+	t.Setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:"+sqsPort)
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:"+ddbPort)
 }
 
 func TestUsage(t *testing.T) {
@@ -159,6 +221,8 @@ func TestUsage(t *testing.T) {
 		{"generate bad start", nil, []string{"generate", "--start", "March"}, exitUsage, "not a day"},
 		{"queues without name", nil, []string{"queues"}, exitUsage, "wants 1 argument"},
 		{"tables without table", nil, []string{"tables"}, exitUsage, "no table"},
+		{"down with nothing up", nil, []string{"down", "--dir", "/nonexistent"}, exitOK, "no emulators recorded in /nonexistent"},
+		{"up with a stray argument", nil, []string{"up", "now"}, exitUsage, "wants 0 argument(s)"},
 		{"help", nil, []string{"help"}, exitOK, "usage:"},
 		{"command help", nil, []string{"poll", "-h"}, exitOK, "-drain"},
 	}

@@ -14,9 +14,9 @@ import (
 )
 
 // BenchmarkProcess measures one SQS batch through the handler into the real
-// store on minidyn (in process), per mode and batch size.
+// store on DynamoDB Local, per mode and batch size.
 func BenchmarkProcess(b *testing.B) {
-	testenv.Minidyn(b)
+	testenv.DynamoDBLocal(b)
 	ddb := dynamodb.NewFromConfig(mustAWS(b))
 	for _, exactlyOnce := range []bool{false, true} {
 		for _, size := range []int{10, 100} {

@@ -55,7 +55,7 @@ func lineCounts(t testing.TB, input string) []purchase.Count {
 // TestReplay runs the command on JSON lines and SQS events, twice each, with
 // an idempotency table: the second run counts nothing again.
 func TestReplay(t *testing.T) {
-	testenv.Minidyn(t)
+	testenv.DynamoDBLocal(t)
 	ddb := dynamodb.NewFromConfig(mustAWS(t))
 	table, idem := testenv.Tables(t, ddb, true)
 	e := env{"TABLE_NAME": table, "IDEMPOTENCY_TABLE_NAME": idem}
@@ -149,7 +149,7 @@ func TestReplay(t *testing.T) {
 // TestMainLambda: in Lambda, Run hands Start the SQS handler, which emits EMF
 // on stdout and logs on stderr.
 func TestMainLambda(t *testing.T) {
-	testenv.Minidyn(t)
+	testenv.DynamoDBLocal(t)
 	ddb := dynamodb.NewFromConfig(mustAWS(t))
 	table, _ := testenv.Tables(t, ddb, false)
 	e := env{"TABLE_NAME": table, "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "AWS_LAMBDA_FUNCTION_NAME": "aggregator-prod"}

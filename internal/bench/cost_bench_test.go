@@ -19,7 +19,7 @@ import (
 var costWorkload = simulate.Config{Count: 3000, Days: 3, Merchants: 300, Seed: 5}
 
 // BenchmarkWriteUnits counts the whole workload, in batches of 10 and 100,
-// into fresh tables on minidyn through a fault-free faultproxy, and reports
+// into fresh tables on DynamoDB Local through a fault-free faultproxy, and reports
 // the DynamoDB write units the proxy counted per event (wu/event), for the
 // store ("ours") and for the naive design ("naive": one UpdateItem per
 // datapoint per event, or one transaction per event). Next to them:

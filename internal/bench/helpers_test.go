@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -31,7 +30,7 @@ func mustWorkload(t testing.TB, cfg simulate.Config) bench.Workload {
 	return w
 }
 
-// counted is DynamoDB on minidyn behind a fault-free faultproxy, which counts
+// counted is DynamoDB Local behind a fault-free faultproxy, which counts
 // the write units of what it forwards.
 type counted struct {
 	proxy *faultproxy.Proxy
@@ -40,7 +39,7 @@ type counted struct {
 	direct, client *dynamodb.Client
 }
 
-// mustCounted starts minidyn and a proxy in front of it, and points
+// mustCounted puts a proxy in front of DynamoDB Local, and points
 // AWS_ENDPOINT_URL_DYNAMODB at the proxy. observe, when not nil, sees every
 // request's operation and body (concurrently) and must not change them.
 func mustCounted(t testing.TB, observe func(op string, body []byte)) counted {
@@ -52,25 +51,19 @@ func mustCounted(t testing.TB, observe func(op string, body []byte)) counted {
 			return faultproxy.None
 		}
 	}
-	p, upstream := testenv.FaultyMinidyn(t, cfg)
-	return counted{
-		proxy:  p,
-		direct: mustClient(t, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(upstream) }),
-		client: mustClient(t),
-	}
+	db := testenv.DynamoDBLocal(t)
+	p := db.FaultProxy(t, cfg)
+	return counted{proxy: p, direct: db.Client, client: mustClient(t)}
 }
 
 // mustClient builds a DynamoDB client from the SDK's standard configuration.
-// minidyn sends no CRC32 header, which the SDK would warn about on every
-// response.
-func mustClient(t testing.TB, opts ...func(*dynamodb.Options)) *dynamodb.Client {
+func mustClient(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
-	opts = append(opts, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
-	return dynamodb.NewFromConfig(cfg, opts...)
+	return dynamodb.NewFromConfig(cfg)
 }
 
 // instantDynamoDB answers every DynamoDB request in process with a

@@ -13,9 +13,9 @@ import (
 
 // BenchmarkCount counts batches (up to SQS's largest, 10,000) of purchases
 // from 1,000 merchants over one day through a fault-free proxy in front of
-// minidyn and reports DynamoDB's cost: write request units and requests per
-// message (the proxy's counters). Time per message is minidyn's, not
-// DynamoDB's.
+// DynamoDB Local and reports DynamoDB's cost: write request units and
+// requests per message (the proxy's counters). Time per message is DynamoDB
+// Local's, not DynamoDB's.
 func BenchmarkCount(b *testing.B) {
 	for _, mode := range []string{"plain", "exactly-once"} {
 		for _, size := range []int{10, 1000, 10000} {

@@ -22,13 +22,13 @@ import (
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
-// mustProxy starts minidyn behind a fault proxy, points the SDK at the proxy
-// and returns it with a client that talks to minidyn directly (for setup and
-// for checking the results without faults).
+// mustProxy puts a fault proxy in front of DynamoDB Local, points the SDK at
+// the proxy and returns it with a client that talks to DynamoDB Local
+// directly (for setup and for checking the results without faults).
 func mustProxy(t testing.TB, cfg faultproxy.Config) (*faultproxy.Proxy, *dynamodb.Client) {
 	t.Helper()
-	p, upstream := testenv.FaultyMinidyn(t, cfg)
-	return p, mustDirectClient(t, upstream)
+	db := testenv.DynamoDBLocal(t)
+	return db.FaultProxy(t, cfg), db.Client
 }
 
 // updateOf decodes the datapoint and increment of an UpdateItem body.
@@ -101,7 +101,6 @@ func TestFaultsExactlyOnce(t *testing.T) {
 	if duplicates == 0 || retries == 0 || failures == 0 {
 		t.Errorf("duplicates %d, retries %d, failures %d: want all > 0", duplicates, retries, failures)
 	}
-	minidynReindex(t, direct, table)
 	mustMatch(t, dynamo.New(direct, table), truth(ds))
 }
 
@@ -131,8 +130,7 @@ func TestConflicts(t *testing.T) {
 		if got := p.Stats().Faults[faultproxy.Conflict]; got != 2 {
 			t.Errorf("%d conflicts injected, want 2", got)
 		}
-		minidynReindex(t, direct, table)
-		mustMatch(t, dynamo.New(direct, table), truth(ds))
+			mustMatch(t, dynamo.New(direct, table), truth(ds))
 	})
 	t.Run("keeps conflicting", func(t *testing.T) {
 		conflicts.Store(1)
@@ -214,8 +212,7 @@ func TestPlainCompensation(t *testing.T) {
 			} else if line := logLine(t, &logs, "ERROR"); line != "" {
 				t.Errorf("unexpected ERROR log %s", line)
 			}
-			minidynReindex(t, direct, table)
-			r := dynamo.New(direct, table)
+					r := dynamo.New(direct, table)
 			mustMatch(t, r, want)
 			if c, err := r.Get(context.Background(), sliceIt); err != nil || c.Events != 1 {
 				t.Errorf("Get(%s) = %+v, %v; want 1 event after the take-back", sliceIt, c, err)
@@ -256,7 +253,7 @@ func TestTransactionOverlap(t *testing.T) {
 	table, idem := testenv.Tables(t, direct, true)
 	s := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem),
 		dynamo.WithMaxTransactionItems(30),
-		dynamo.WithRetry(20, time.Millisecond, 20*time.Millisecond))
+		dynamo.WithRetry(100, time.Millisecond, 50*time.Millisecond)) // patient: two calls contend for the hot items throughout
 
 	one := generate(11, 200)
 	res := mustCount(t, s, one)
@@ -303,6 +300,5 @@ func TestTransactionOverlap(t *testing.T) {
 			t.Errorf("message %s is a duplicate for %d of the two calls, want exactly 1", d.MessageID, dups[d.MessageID])
 		}
 	}
-	minidynReindex(t, direct, table)
 	mustMatch(t, dynamo.New(direct, table), truth(one, a, b, c))
 }

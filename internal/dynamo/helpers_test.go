@@ -9,68 +9,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/purchase"
-	"github.com/acmecheckout/reports/internal/testenv"
 )
-
-// backend is a DynamoDB implementation the tests run against.
-type backend struct {
-	name  string
-	start func(testing.TB) string
-	// fixIndex, when set, repairs the emulator's byListKey index before a
-	// List (see minidynReindex).
-	fixIndex func(testing.TB, *dynamodb.Client, string)
-}
-
-// minidyn supports transactions; dynalite is stricter but has none.
-var (
-	minidyn  = backend{"minidyn", testenv.Minidyn, minidynReindex}
-	dynalite = backend{"dynalite", testenv.Dynalite, nil}
-)
-
-// beforeList prepares the backend for List calls on table.
-func (b backend) beforeList(t testing.TB, c *dynamodb.Client, table string) {
-	t.Helper()
-	if b.fixIndex != nil {
-		b.fixIndex(t, c, table)
-	}
-}
 
 // fastRetry keeps the tests quick: the backoff shape is the production one,
 // with smaller delays.
 func fastRetry() dynamo.Option { return dynamo.WithRetry(4, time.Millisecond, 5*time.Millisecond) }
 
-// mustClient builds a client the standard way, so it finds the emulator
-// through AWS_ENDPOINT_URL_DYNAMODB.
+// mustClient builds a client the standard way, so it finds DynamoDB Local,
+// or the fault proxy in front of it, through AWS_ENDPOINT_URL_DYNAMODB.
 func mustClient(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
-	return dynamodb.NewFromConfig(cfg, noChecksum)
-}
-
-// noChecksum turns off the SDK's CRC32 check of responses: minidyn sends no
-// X-Amz-Crc32 header, which the SDK (v1.73.1) checks as 0 and logs a WARN for
-// on every response.
-func noChecksum(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true }
-
-// mustDirectClient builds a client that talks to endpoint, bypassing any
-// proxy AWS_ENDPOINT_URL_DYNAMODB points at.
-func mustDirectClient(t testing.TB, endpoint string) *dynamodb.Client {
-	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatalf("load AWS config: %v", err)
-	}
-	return dynamodb.NewFromConfig(cfg, noChecksum, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	return dynamodb.NewFromConfig(cfg)
 }
 
 // mustDelivery parses a purchase event body as the aggregator does.
@@ -191,35 +149,4 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
-}
-
-// minidynReindex works around a minidyn v0.8.2 bug, in tests only: an item
-// created by UpdateItem (or a transaction's Update) replaces another item's
-// entry in a global secondary index instead of adding its own
-// (core/index.go updateData), so Query on byListKey misses datapoints.
-// Deleting every item and putting it back rebuilds the index through PutItem,
-// which maintains it correctly. DynamoDB and dynalite need no such thing.
-func minidynReindex(t testing.TB, c *dynamodb.Client, table string) {
-	t.Helper()
-	ctx := context.Background()
-	var items []map[string]types.AttributeValue
-	pages := dynamodb.NewScanPaginator(c, &dynamodb.ScanInput{TableName: aws.String(table)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			t.Fatalf("reindex: scan %s: %v", table, err)
-		}
-		items = append(items, page.Items...)
-	}
-	for _, item := range items {
-		key := map[string]types.AttributeValue{dynamo.AttrDatapoint: item[dynamo.AttrDatapoint]}
-		if _, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key}); err != nil {
-			t.Fatalf("reindex: delete: %v", err)
-		}
-	}
-	for _, item := range items {
-		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
-			t.Fatalf("reindex: put: %v", err)
-		}
-	}
 }

@@ -24,8 +24,9 @@ const tableWait = 5 * time.Minute
 // CreateTables creates the datapoints table (and the idempotency table when
 // idempotency != "") as template.yaml defines them, waiting until active; for
 // the demo and tests. Tables that already exist are left as they are. TTL on
-// the idempotency table is enabled where the endpoint supports it; local
-// emulators (minidyn, dynalite) do not, which is logged and tolerated.
+// the idempotency table is enabled where the endpoint supports it (DynamoDB
+// and DynamoDB Local do); minidyn, the demo's embedded store, does not, which
+// is logged and tolerated.
 func CreateTables(ctx context.Context, c *dynamodb.Client, datapoints, idempotency string) error {
 	err := createTable(ctx, c, &dynamodb.CreateTableInput{
 		TableName:   aws.String(datapoints),
@@ -126,8 +127,8 @@ func alreadyEnabled(err error) bool {
 }
 
 // unsupported reports an endpoint (an emulator) that does not know the
-// operation: dynalite answers UnknownOperationException, minidyn a plain-text
-// 400 the SDK cannot decode.
+// operation: UnknownOperationException, or, from minidyn, a plain-text 400
+// the SDK cannot decode.
 func unsupported(err error) bool {
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() == "UnknownOperationException" {

@@ -23,7 +23,6 @@ import (
 	"github.com/acmecheckout/reports/internal/etl"
 	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/quandl/quandltest"
-	"github.com/acmecheckout/reports/internal/secrets/kmstest"
 	"github.com/acmecheckout/reports/internal/testenv"
 	"github.com/acmecheckout/reports/internal/warehouse"
 )
@@ -39,7 +38,7 @@ const (
 // replayed from testdata/quandl, a fresh PostgreSQL database, a health check.
 type fixture struct {
 	quandl   *quandltest.Server
-	kms      *kmstest.Server
+	kms      *testenv.KMS
 	dsn      string
 	pings    atomic.Int32
 	pingFail atomic.Bool
@@ -52,8 +51,7 @@ type fixture struct {
 func newFixture(t *testing.T, plaintext bool) *fixture {
 	t.Helper()
 	f := &fixture{logs: &lockedBuffer{}, now: time.Date(2017, 12, 7, 21, 0, 0, 0, time.FixedZone("EST", -5*3600))}
-	testenv.AWSEnv(t)
-	f.kms = kmstest.NewServer(t)
+	f.kms = testenv.LocalKMS(t)
 	u, err := url.Parse(testenv.Postgres(t))
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +78,8 @@ func newFixture(t *testing.T, plaintext bool) *fixture {
 		t.Setenv("DATABASE_URL", f.dsn)
 	} else {
 		t.Setenv("SECRETS_PLAINTEXT", "")
-		t.Setenv("QUANDL_API_KEY", f.kms.Encrypt(apiKey, function))
-		t.Setenv("DATABASE_URL", f.kms.Encrypt(f.dsn, function))
+		t.Setenv("QUANDL_API_KEY", f.kms.Encrypt(t, apiKey, function))
+		t.Setenv("DATABASE_URL", f.kms.Encrypt(t, f.dsn, function))
 	}
 	return f
 }
@@ -261,26 +259,26 @@ func TestHandleRejectsInput(t *testing.T) {
 func TestSetupFailures(t *testing.T) {
 	tests := []struct {
 		name    string
-		env     func(f *fixture) map[string]string
+		env     func(t testing.TB, f *fixture) map[string]string
 		wantErr string
 	}{
-		{name: "ciphertext for another function", env: func(f *fixture) map[string]string {
-			return map[string]string{"DATABASE_URL": f.kms.Encrypt(f.dsn, "another-function")}
+		{name: "ciphertext for another function", env: func(t testing.TB, f *fixture) map[string]string {
+			return map[string]string{"DATABASE_URL": f.kms.Encrypt(t, f.dsn, "another-function")}
 		}, wantErr: "decrypt DATABASE_URL with KMS"},
-		{name: "plaintext secret without SECRETS_PLAINTEXT", env: func(f *fixture) map[string]string {
+		{name: "plaintext secret without SECRETS_PLAINTEXT", env: func(t testing.TB, f *fixture) map[string]string {
 			return map[string]string{"DATABASE_URL": f.dsn}
 		}, wantErr: "decrypt DATABASE_URL: not a base64 KMS ciphertext"},
-		{name: "missing API key", env: func(f *fixture) map[string]string {
+		{name: "missing API key", env: func(t testing.TB, f *fixture) map[string]string {
 			return map[string]string{"QUANDL_API_KEY": ""}
 		}, wantErr: "QUANDL_API_KEY is not set"},
-		{name: "database unreachable", env: func(f *fixture) map[string]string {
-			return map[string]string{"DATABASE_URL": f.kms.Encrypt("postgres://etl_user:"+dbPassword+"@127.0.0.1:1/dw?connect_timeout=2", function)}
+		{name: "database unreachable", env: func(t testing.TB, f *fixture) map[string]string {
+			return map[string]string{"DATABASE_URL": f.kms.Encrypt(t, "postgres://etl_user:"+dbPassword+"@127.0.0.1:1/dw?connect_timeout=2", function)}
 		}, wantErr: "open warehouse: connect to database"},
 	}
 	for i, tc := range tests {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			f := newFixture(t, false)
-			for k, v := range tc.env(f) {
+			for k, v := range tc.env(t, f) {
 				t.Setenv(k, v)
 			}
 			app := f.mustApp(t)
@@ -305,7 +303,7 @@ func TestSetupFailures(t *testing.T) {
 // TestBadAPIKey: every dataset fails with the API's answer, none with the key.
 func TestBadAPIKey(t *testing.T) {
 	f := newFixture(t, false)
-	t.Setenv("QUANDL_API_KEY", f.kms.Encrypt("qk-wrong-key-123", function))
+	t.Setenv("QUANDL_API_KEY", f.kms.Encrypt(t, "qk-wrong-key-123", function))
 	app := f.mustApp(t)
 	sum, err := mustHandle(t, app, `{"jobs": ["currency", "real_estate"]}`)
 	if err == nil || sum.Failed != 3 {

@@ -15,12 +15,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -402,12 +404,24 @@ func transactItems(body []byte) int {
 
 // writeError answers a DynamoDB JSON protocol error.
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{
+	writeJSON(w, status, map[string]string{
 		"__type":  "com.amazonaws.dynamodb.v20120810#" + typ,
 		"message": msg,
 	})
+}
+
+// writeJSON answers v as DynamoDB does, with the CRC32 of the body in
+// X-Amz-Crc32, which the SDK checks.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "faultproxy: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // writeConflict cancels a transaction as DynamoDB does when another
@@ -422,9 +436,7 @@ func writeConflict(w http.ResponseWriter, body []byte) {
 		reasons[i].Code = "None"
 	}
 	reasons[0] = reason{Code: "TransactionConflict", Message: "Transaction is ongoing for the item"}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(http.StatusBadRequest)
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	writeJSON(w, http.StatusBadRequest, map[string]any{
 		"__type":              "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
 		"message":             "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",
 		"CancellationReasons": reasons,

@@ -1,8 +1,13 @@
-// Package lambdatest runs Lambda functions in tests the way Lambda does: it
-// builds a function's bootstrap binary, starts it as a process, and serves it
-// the Lambda Runtime API (2018-06-01) it polls for invocations, so a test can
-// invoke it, read its responses and errors, see its init errors and measure
-// its cold start (process start to first /runtime/invocation/next).
+// Package lambdatest runs Lambda functions in tests the way Lambda does. It
+// builds a function's bootstrap binary (Build) and either
+//
+//   - runs it under AWS's Lambda Runtime Interface Emulator (Emulate), for
+//     end-to-end tests: invoke it, read its responses, errors, init errors
+//     and output; or
+//   - serves the Lambda Runtime API (2018-06-01) itself (NewServer), to a
+//     bootstrap process (Start) or to code under test in process: to see a
+//     posted init error, or to time a cold start (process start to first
+//     /runtime/invocation/next) without the emulator's own work in it.
 //
 // See https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html.
 package lambdatest

@@ -8,63 +8,54 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
 	"github.com/acmecheckout/reports/internal/secrets"
-	"github.com/acmecheckout/reports/internal/secrets/kmstest"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
 const function = "markets-etl"
 
-func mustKMS(t *testing.T) (*kmstest.Server, secrets.Decrypter) {
+// mustKMS starts local-kms, seeded with a key, and a Decrypter for function
+// that reaches it through the SDK's standard configuration.
+func mustKMS(t *testing.T) (*testenv.KMS, secrets.Decrypter) {
 	t.Helper()
-	testenv.AWSEnv(t)
-	srv := kmstest.NewServer(t)
+	k := testenv.LocalKMS(t)
 	d, err := secrets.New(context.Background(), false, function)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, d
+	return k, d
 }
 
-// sdkEncrypt encrypts through the real SDK client, as `aws kms encrypt` would.
-func sdkEncrypt(t *testing.T, plaintext string, encryptionContext map[string]string) string {
-	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := kms.NewFromConfig(cfg).Encrypt(context.Background(), &kms.EncryptInput{
-		KeyId: aws.String("alias/lambda"), Plaintext: []byte(plaintext), EncryptionContext: encryptionContext,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return encode(out.CiphertextBlob)
-}
-
+// TestKMSDecrypt decrypts real local-kms ciphertexts through the SDK client.
+// Errors name the setting and never show the secret or its ciphertext.
 func TestKMSDecrypt(t *testing.T) {
-	srv, d := mustKMS(t)
+	k, d := mustKMS(t)
 	const secret = "postgres://etl:pa55w0rd@db.internal:5432/dw"
+	foreign := testenv.StartLocalKMS(t) // another KMS: its key is unknown to k
 	tests := []struct {
 		name    string
 		value   string
+		setup   func(testing.TB)
 		want    string
 		wantErr string
 	}{
-		{name: "console helper ciphertext", value: srv.Encrypt(secret, function), want: secret},
-		{name: "SDK Encrypt ciphertext", value: sdkEncrypt(t, secret, map[string]string{secrets.ContextKey: function}), want: secret},
-		{name: "surrounding whitespace", value: " " + srv.Encrypt(secret, function) + "\n", want: secret},
-		{name: "wrong encryption context", value: srv.Encrypt(secret, "another-function"), wantErr: "InvalidCiphertextException"},
-		{name: "no encryption context", value: sdkEncrypt(t, secret, nil), wantErr: "InvalidCiphertextException"},
+		{name: "console helper ciphertext", value: k.Encrypt(t, secret, function), want: secret},
+		{name: "surrounding whitespace", value: " " + k.Encrypt(t, secret, function) + "\n", want: secret},
+		{name: "wrong encryption context", value: k.Encrypt(t, secret, "another-function"), wantErr: "InvalidCiphertextException"},
+		{name: "no encryption context", value: k.EncryptWithContext(t, secret, nil), wantErr: "InvalidCiphertextException"},
+		{name: "extra encryption context", value: k.EncryptWithContext(t, secret, map[string]string{secrets.ContextKey: function, "stage": "prod"}), wantErr: "InvalidCiphertextException"},
+		{name: "unknown key", value: foreign.Encrypt(t, secret, function), wantErr: "AccessDeniedException"},
 		{name: "plaintext without SECRETS_PLAINTEXT", value: secret, wantErr: "not a base64 KMS ciphertext"},
 		{name: "garbage ciphertext", value: encode([]byte("0123456789abcdefghijklmnopqrstuvwxyz")), wantErr: "InvalidCiphertextException"},
+		// Last: it disables the key. KMS answers DisabledException;
+		// local-kms answers AccessDeniedException, as for an unknown key.
+		{name: "disabled key", value: k.Encrypt(t, secret, function), setup: k.DisableKey, wantErr: "AccessDeniedException"},
 	}
 	for i, tc := range tests {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup(t)
+			}
 			got, err := d.Decrypt(context.Background(), "DATABASE_URL", tc.value)
 			if tc.wantErr == "" {
 				if err != nil || got != tc.want {
@@ -86,14 +77,14 @@ func TestKMSDecrypt(t *testing.T) {
 			}
 		})
 	}
-	if n := srv.Calls("Decrypt"); n != 6 {
-		t.Errorf("%d KMS Decrypt calls, want 6 (one per base64 value)", n)
+	if n := k.Calls("Decrypt"); n != 8 {
+		t.Errorf("%d KMS Decrypt calls, want 8 (one per base64 value)", n)
 	}
 }
 
 func TestResolve(t *testing.T) {
-	srv, d := mustKMS(t)
-	env := map[string]string{"QUANDL_API_KEY": srv.Encrypt("qk-123", function), "DATABASE_URL": srv.Encrypt("postgres://x", function)}
+	k, d := mustKMS(t)
+	env := map[string]string{"QUANDL_API_KEY": k.Encrypt(t, "qk-123", function), "DATABASE_URL": k.Encrypt(t, "postgres://x", function)}
 	got, err := secrets.Resolve(context.Background(), d, mapEnv(env), "QUANDL_API_KEY", "DATABASE_URL")
 	if err != nil || got["QUANDL_API_KEY"] != "qk-123" || got["DATABASE_URL"] != "postgres://x" {
 		t.Fatalf("Resolve = %v, %v", got, err)

@@ -27,36 +27,34 @@ import (
 // file mixing valid and poison purchase events is published to a queue whose
 // redrive policy moves a message to the DLQ after two receives; the poller
 // feeds the real aggregator (no DLQ_URL, so invalid events come back as batch
-// item failures) counting into the real store on minidyn until the queue is
+// item failures) counting into the real store on DynamoDB Local until the queue is
 // empty. The DLQ must then hold exactly the poison messages, and every
 // datapoint must hold exactly its count.
 func TestRedriveToDeadLetterQueue(t *testing.T) {
 	tests := []struct {
 		name        string
-		idempotency string
+		exactlyOnce bool
 	}{
-		{"plain counting", ""},
-		{"exactly-once counting", "idempotency"},
+		{"plain counting", false},
+		{"exactly-once counting", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			testenv.Minidyn(t)
+			testenv.DynamoDBLocal(t)
 			testenv.Fauxqs(t)
 			cfg, err := config.LoadDefaultConfig(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
-			if err := dynamo.CreateTables(ctx, ddb, "datapoints", tc.idempotency); err != nil {
-				t.Fatal(err)
-			}
+			ddb := dynamodb.NewFromConfig(cfg)
+			table, idem := testenv.Tables(t, ddb, tc.exactlyOnce)
 			var opts []dynamo.Option
-			if tc.idempotency != "" {
-				opts = append(opts, dynamo.WithIdempotencyTable(tc.idempotency))
+			if idem != "" {
+				opts = append(opts, dynamo.WithIdempotencyTable(idem))
 			}
-			store := dynamo.New(ddb, "datapoints", opts...)
+			store := dynamo.New(ddb, table, opts...)
 
 			c := awssqs.NewFromConfig(cfg)
 			dlqURL := loopQueue(t, c, "purchases-dlq", nil)
@@ -117,9 +115,8 @@ func TestRedriveToDeadLetterQueue(t *testing.T) {
 					t.Errorf("%s = %d events, want %d", dp.Key, got.Events, n)
 				}
 			}
-			// No datapoint beyond those expected (a Scan, not List: minidyn's
-			// secondary index is unreliable for items made by UpdateItem).
-			out, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("datapoints"), Select: "COUNT"})
+			// No datapoint beyond those expected.
+			out, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), Select: "COUNT"})
 			if err != nil || out.LastEvaluatedKey != nil {
 				t.Fatalf("scan datapoints: %v", err)
 			}

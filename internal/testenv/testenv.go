@@ -1,7 +1,14 @@
-// Package testenv starts the real protocol implementations the tests talk to:
-// DynamoDB (minidyn in process, dynalite from npm), SQS (fauxqs from npm) and a
-// scratch PostgreSQL database. It points the AWS SDK at them only through its
-// standard environment settings (AWS_ENDPOINT_URL_DYNAMODB, ...).
+// Package testenv starts the real protocol implementations the tests talk to
+// and points the AWS SDK at them only through its standard environment
+// settings (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS, ...):
+//
+//   - DynamoDB: DynamoDB Local, one per test binary, shared by its tests,
+//     which keep apart by unique table names (DynamoDBLocal, Tables,
+//     UniqueName); a fault-injecting proxy in front of it where faults or
+//     write units matter (DynamoDB.FaultProxy).
+//   - SQS: fauxqs, one per test (Fauxqs).
+//   - KMS: local-kms, seeded with a key, one per test (LocalKMS).
+//   - PostgreSQL: a scratch database on a real server (Postgres).
 //
 // A missing service skips the test on a developer machine but fails it when
 // CI=true, so CI can never pass by silently testing nothing.
@@ -12,17 +19,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,15 +33,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
-	miniserver "github.com/truora/minidyn/server"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
-	"github.com/acmecheckout/reports/internal/faultproxy"
+	"github.com/acmecheckout/reports/internal/emulator"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
 
 // Region is the AWS region every emulator-backed test uses.
-const Region = "us-east-1"
+const Region = emulator.Region
 
 // Missing reports that a service the test needs is not available: the test is
 // skipped locally and fails under CI=true.
@@ -50,12 +52,22 @@ func Missing(t testing.TB, service string, err error) {
 	t.Skipf("%s not available (%v); run `make test`, which installs it, or set CI=true to fail instead", service, err)
 }
 
+// isolated marks, in the environment, a test that AWSEnv has isolated: the
+// endpoints that service helpers set afterwards must survive later calls.
+const isolated = "TESTENV_AWS_ISOLATED"
+
 // AWSEnv isolates the SDK's default configuration from the machine (no shared
-// config files, no instance metadata) and gives it a region and static fake
-// credentials. It returns nothing; endpoints are set by the service helpers.
+// config files, no instance metadata, no endpoints set outside the test) and
+// gives it a region and static fake credentials, for the rest of t. The
+// service helpers call it, then set their endpoints; calling it again in the
+// same test changes nothing.
 func AWSEnv(t testing.TB) {
 	t.Helper()
+	if os.Getenv(isolated) == "true" {
+		return
+	}
 	dir := t.TempDir()
+	t.Setenv(isolated, "true")
 	t.Setenv("AWS_REGION", Region)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
@@ -64,98 +76,41 @@ func AWSEnv(t testing.TB) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_ENDPOINT_URL", "")
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_KMS"} {
+		t.Setenv(k, "")
+	}
 }
 
-// Minidyn starts an in-process minidyn DynamoDB server, points
-// AWS_ENDPOINT_URL_DYNAMODB at it and returns its URL.
-func Minidyn(t testing.TB) string {
-	t.Helper()
-	srv := httptest.NewServer(miniserver.NewServer())
-	t.Cleanup(srv.Close)
-	AWSEnv(t)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.URL)
-	return srv.URL
-}
-
-// Dynalite starts the dynalite DynamoDB emulator from node_modules, points
-// AWS_ENDPOINT_URL_DYNAMODB at it and returns its URL.
-func Dynalite(t testing.TB) string {
-	t.Helper()
-	port := FreePort(t)
-	u := StartNode(t, "dynalite", []string{"--port", port}, nil, port)
-	AWSEnv(t)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", u)
-	return u
-}
-
-// Fauxqs starts the fauxqs SQS emulator from node_modules, points
+// Fauxqs starts the fauxqs SQS emulator from node_modules for t, points
 // AWS_ENDPOINT_URL_SQS at it and returns its URL.
 func Fauxqs(t testing.TB) string {
 	t.Helper()
-	port := FreePort(t)
-	env := []string{"FAUXQS_PORT=" + port, "FAUXQS_LOGGER=false", "FAUXQS_HOST=localhost", "FAUXQS_DEFAULT_REGION=" + Region}
-	u := StartNode(t, "fauxqs", nil, env, port)
-	AWSEnv(t)
-	t.Setenv("AWS_ENDPOINT_URL_SQS", u)
-	return u
-}
-
-// StartNode runs node_modules/.bin/NAME with args and extra environment, waits
-// until 127.0.0.1:port accepts connections and returns http://127.0.0.1:port.
-// The process is killed when the test ends.
-func StartNode(t testing.TB, name string, args, env []string, port string) string {
-	t.Helper()
-	bin, err := NodeBin(name)
+	nodeModules, err := emulator.NodeModules(mustModuleRoot(t))
 	if err != nil {
-		Missing(t, name, err)
+		Missing(t, "fauxqs", err)
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		Missing(t, name, fmt.Errorf("node: %w", err))
-	}
-	logFile, err := os.CreateTemp(t.TempDir(), name+"-*.log")
+	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		Missing(t, name, err)
+	p, err := emulator.Fauxqs(nodeModules, port)
+	if err != nil {
+		Missing(t, "fauxqs", err)
 	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		_ = logFile.Close()
-	})
-	addr := net.JoinHostPort("127.0.0.1", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("%s did not listen on %s within 30s: %v\n%s", name, addr, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	startForTest(t, p)
+	AWSEnv(t)
+	t.Setenv("AWS_ENDPOINT_URL_SQS", p.Endpoint)
+	return p.Endpoint
 }
 
-// NodeBin returns the path of node_modules/.bin/NAME in the module root.
-func NodeBin(name string) (string, error) {
+// mustModuleRoot is ModuleRoot for a test.
+func mustModuleRoot(t testing.TB) string {
+	t.Helper()
 	root, err := ModuleRoot()
 	if err != nil {
-		return "", err
+		t.Fatal(err)
 	}
-	p := filepath.Join(root, "node_modules", ".bin", name)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s not installed (run `make deps`): %w", p, err)
-	}
-	return p, nil
+	return root
 }
 
 // ModuleRoot returns the directory holding go.mod, searching upward from the
@@ -180,13 +135,20 @@ func ModuleRoot() (string, error) {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return strconv.Itoa(port)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // DefaultPostgresURL is the admin connection used when TEST_DATABASE_URL is unset.
@@ -235,16 +197,21 @@ func Postgres(t testing.TB) string {
 	return u.String()
 }
 
+// UniqueName returns prefix followed by a random suffix: a table or queue
+// name no other test uses.
+func UniqueName(prefix string) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
 // Tables creates a fresh datapoints table, and an idempotency table when
 // withIdempotency, with unique names, as the stack defines them.
 func Tables(t testing.TB, c *dynamodb.Client, withIdempotency bool) (datapoints, idempotency string) {
 	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	suffix := hex.EncodeToString(b)
-	datapoints = "datapoints-" + suffix
+	datapoints = UniqueName("datapoints")
 	if withIdempotency {
-		idempotency = "idempotency-" + suffix
+		idempotency = UniqueName("idempotency")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -252,22 +219,6 @@ func Tables(t testing.TB, c *dynamodb.Client, withIdempotency bool) (datapoints,
 		t.Fatalf("create tables: %v", err)
 	}
 	return datapoints, idempotency
-}
-
-// FaultyMinidyn starts minidyn behind a fault-injecting proxy configured by
-// cfg, points AWS_ENDPOINT_URL_DYNAMODB at the proxy, and returns the proxy
-// and minidyn's own URL (for setting up and checking without faults).
-func FaultyMinidyn(t testing.TB, cfg faultproxy.Config) (*faultproxy.Proxy, string) {
-	t.Helper()
-	upstream := Minidyn(t)
-	p, err := faultproxy.New(upstream, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.URL)
-	return p, upstream
 }
 
 // ScanCounts returns every datapoint of a datapoints table with its count,
