@@ -130,7 +130,7 @@ func TestConflicts(t *testing.T) {
 		if got := p.Stats().Faults[faultproxy.Conflict]; got != 2 {
 			t.Errorf("%d conflicts injected, want 2", got)
 		}
-			mustMatch(t, dynamo.New(direct, table), truth(ds))
+		mustMatch(t, dynamo.New(direct, table), truth(ds))
 	})
 	t.Run("keeps conflicting", func(t *testing.T) {
 		conflicts.Store(1)
@@ -212,7 +212,7 @@ func TestPlainCompensation(t *testing.T) {
 			} else if line := logLine(t, &logs, "ERROR"); line != "" {
 				t.Errorf("unexpected ERROR log %s", line)
 			}
-					r := dynamo.New(direct, table)
+			r := dynamo.New(direct, table)
 			mustMatch(t, r, want)
 			if c, err := r.Get(context.Background(), sliceIt); err != nil || c.Events != 1 {
 				t.Errorf("Get(%s) = %+v, %v; want 1 event after the take-back", sliceIt, c, err)

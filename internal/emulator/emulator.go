@@ -165,4 +165,3 @@ func answersDynamoDB(ctx context.Context, endpoint string) error {
 	_, err := c.ListTables(ctx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
 	return err
 }
-
