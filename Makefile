@@ -30,6 +30,8 @@ demo:
 ## local-kms, PostgreSQL, the Lambda Runtime Interface Emulator.
 test: $(NODE_DEPS)
 	$(GO) vet ./...
+	$(GO) tool -n aws-lambda-rie >/dev/null   # build the Go emulators once, not in each test binary
+	$(GO) tool -n local-kms >/dev/null
 	$(GO) test -count=1 -timeout 15m ./...
 
 ## test-race: the tests under the race detector.

