@@ -140,10 +140,12 @@ func TestBootstrap(t *testing.T) {
 
 	// One EMF line (stdout) and one summary (stderr) per handled batch, in
 	// the function's output as CloudWatch Logs gets it.
-	if n := strings.Count(fn.Output(), `"CloudWatchMetrics"`); n != 3 {
+	ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if n := fn.WaitOutput(ctx, `"CloudWatchMetrics"`, 3); n != 3 {
 		t.Errorf("%d EMF lines, want 3:\n%s", n, fn.Output())
 	}
-	if n := strings.Count(fn.Output(), `"msg":"batch processed"`); n != 3 {
+	if n := fn.WaitOutput(ctx, `"msg":"batch processed"`, 3); n != 3 {
 		t.Errorf("%d summary lines, want 3:\n%s", n, fn.Output())
 	}
 }
@@ -164,10 +166,10 @@ func TestBootstrapMissingTable(t *testing.T) {
 	if resp.Err == nil || resp.Err.Type != "Runtime.ConfigError" || !strings.Contains(resp.Err.Message, "TABLE_NAME is required") {
 		t.Fatalf("response %s, error %+v; want the init error Runtime.ConfigError", resp.Payload, resp.Err)
 	}
-	if !strings.Contains(fn.Output(), "TABLE_NAME is required") {
+	if fn.WaitOutput(ctx, "TABLE_NAME is required", 1) == 0 {
 		t.Errorf("the function's output does not say what is missing:\n%s", fn.Output())
 	}
-	if !strings.Contains(fn.Log(), "exited with error: exit status") {
+	if !fn.WaitLog(ctx, "exited with error: exit status") {
 		t.Errorf("the emulator does not report a non-zero exit:\n%s", fn.Log())
 	}
 }

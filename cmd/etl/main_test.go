@@ -118,7 +118,7 @@ func TestLambda(t *testing.T) {
 		if resp.Err == nil || resp.Err.Type != "Runtime.ConfigError" || !strings.Contains(resp.Err.Message, `SECRETS_PLAINTEXT "maybe"`) {
 			t.Errorf("response %s, error %+v; want the init error Runtime.ConfigError", resp.Payload, resp.Err)
 		}
-		if !strings.Contains(fn.Log(), "exited with error: exit status") {
+		if !fn.WaitLog(ctx, "exited with error: exit status") {
 			t.Errorf("the emulator does not report a non-zero exit:\n%s", fn.Log())
 		}
 	})

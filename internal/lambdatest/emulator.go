@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -128,9 +129,36 @@ func isErrorDocument(body []byte) bool {
 
 // Output returns what the emulator wrote to stdout so far: the function's
 // stdout and stderr, between the emulator's START, END and REPORT lines, as
-// CloudWatch Logs would show them.
+// CloudWatch Logs would show them. The emulator relays it asynchronously: a
+// line may arrive after the invocation's answer (see WaitOutput).
 func (e *Emulator) Output() string { return e.stdout.String() }
 
 // Log returns the emulator's own log so far (init and invoke phases, the
-// function's exit status).
+// function's exit status), also relayed asynchronously (see WaitLog).
 func (e *Emulator) Log() string { return e.stderr.String() }
+
+// WaitOutput waits until Output holds at least n occurrences of s, or ctx
+// ends, and returns how many it holds.
+func (e *Emulator) WaitOutput(ctx context.Context, s string, n int) int {
+	return waitCount(ctx, e.Output, s, n)
+}
+
+// WaitLog waits until Log holds s, or ctx ends, and reports whether it does.
+func (e *Emulator) WaitLog(ctx context.Context, s string) bool {
+	return waitCount(ctx, e.Log, s, 1) >= 1
+}
+
+// waitCount polls read until it holds n occurrences of s or ctx ends.
+func waitCount(ctx context.Context, read func() string, s string, n int) int {
+	for {
+		got := strings.Count(read(), s)
+		if got >= n {
+			return got
+		}
+		select {
+		case <-ctx.Done():
+			return got
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
