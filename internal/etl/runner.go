@@ -18,10 +18,11 @@ type Fetcher interface {
 	Fetch(ctx context.Context, ds markets.Dataset, start, end markets.Date) (markets.Series, error)
 }
 
-// Store upserts a series and returns how many rows it inserted or changed
-// (*warehouse.Warehouse implements it).
+// Store upserts a series laid out as rows of its job's table (markets.Layout)
+// and returns how many rows it inserted or changed (*warehouse.Warehouse
+// implements it).
 type Store interface {
-	Upsert(ctx context.Context, s markets.Series) (int, error)
+	Upsert(ctx context.Context, b markets.Batch) (int, error)
 }
 
 // DefaultChunkDays is the longest window fetched in one request: long
@@ -106,7 +107,11 @@ func (r *Runner) loadChunk(ctx context.Context, ds markets.Dataset, start, end m
 	if err != nil {
 		return 0, 0, err
 	}
-	n, err := r.Store.Upsert(ctx, s)
+	b, err := markets.Layout(s)
+	if err != nil {
+		return len(s.Rows), 0, err
+	}
+	n, err := r.Store.Upsert(ctx, b)
 	if err != nil {
 		return len(s.Rows), 0, err
 	}
