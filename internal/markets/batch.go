@@ -3,6 +3,7 @@ package markets
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -44,17 +45,23 @@ type Batch struct {
 // ErrInvalidSeries is matched (errors.Is) by every error Layout returns.
 var ErrInvalidSeries = errors.New("invalid series")
 
-// Layout checks s and lays it out as rows of its job's table (SPEC §5): one
-// row per date in a wide table, one row per date and source column in a long
-// one (interest_rates, whose key column names the source column). The text
-// columns are derived from the dataset (currency: the ticker's first three
-// letters; real estate: the parts of the Zillow code).
+// Layout checks s and lays it out as rows of its job's table (SPEC §5, §6):
+// one row per date in a wide table, one row per date and source column in a
+// long one (interest_rates, whose key column names the source column). It is
+// the one place that maps a series onto a table: the dataset's Columns
+// rename source columns (in interest_rates, the keys), its Constants set
+// text columns, and the text columns they leave are derived from the ticker
+// (currency: the ticker's first three letters; real estate: the parts of
+// the Zillow code).
 //
 // It rejects, matching ErrInvalidSeries: an unknown job, a dataset without a
-// database or ticker, a source column that is empty, repeated or (in a wide
-// table) not a decimal column of the table, a row whose value count differs
-// from the columns, a date that is not a calendar day or appears twice, and
-// a value that is not a plain decimal number.
+// database or ticker, a mapping the table cannot take (a rename onto a
+// column that is not a value column, a constant for a column that is not a
+// text column, a real estate ticker that is no Zillow code without the
+// constants it would give), a source column that is empty, repeated (after
+// renaming) or (in a wide table) not a value column of the table, a row
+// whose value count differs from the columns, a date that is not a calendar
+// day or appears twice, and a value that is not a plain decimal number.
 func Layout(s Series) (Batch, error) {
 	b, err := layout(s)
 	if err != nil {
@@ -72,11 +79,21 @@ func layout(s Series) (Batch, error) {
 	if ds.Database == "" || ds.Ticker == "" {
 		return Batch{}, errors.New("dataset needs a database and a ticker")
 	}
-	derived, err := derive(ds)
+	if problems := checkMapping(ds, t); len(problems) > 0 {
+		return Batch{}, errors.New(strings.Join(problems, "; "))
+	}
+	derived, err := deriveText(ds)
 	if err != nil {
 		return Batch{}, err
 	}
-	if err := checkColumns(t, s.Columns); err != nil {
+	columns := make([]string, len(s.Columns)) // the series' columns, renamed
+	for i, c := range s.Columns {
+		columns[i] = c
+		if to, ok := ds.Columns[c]; ok {
+			columns[i] = to
+		}
+	}
+	if err := checkColumns(t, s.Columns, columns); err != nil {
 		return Batch{}, err
 	}
 	if err := checkRows(s); err != nil {
@@ -91,7 +108,7 @@ func layout(s Series) (Batch, error) {
 	if t.Long {
 		present[ColKey], present[ColValue] = true, true
 	} else {
-		for _, c := range s.Columns {
+		for _, c := range columns {
 			present[c] = true
 		}
 	}
@@ -101,8 +118,8 @@ func layout(s Series) (Batch, error) {
 			b.Columns = append(b.Columns, c.Name)
 		}
 	}
-	source := make(map[string]int, len(s.Columns)) // series column -> index
-	for i, c := range s.Columns {
+	source := make(map[string]int, len(columns)) // table column -> index in the series
+	for i, c := range columns {
 		source[c] = i
 	}
 
@@ -131,7 +148,7 @@ func layout(s Series) (Batch, error) {
 	if t.Long {
 		b.Rows = make([][]Value, 0, len(s.Rows)*len(s.Columns))
 		for _, r := range s.Rows {
-			for i, c := range s.Columns {
+			for i, c := range columns {
 				b.Rows = append(b.Rows, row(r, c, cell(r.Values[i])))
 			}
 		}
@@ -147,36 +164,63 @@ func layout(s Series) (Batch, error) {
 // cell is a source value as a table value: "" is NULL.
 func cell(v string) Value { return Value{Text: v, Valid: v != ""} }
 
-// derive returns the text columns derived from the dataset, by name.
-func derive(ds Dataset) (map[string]string, error) {
+// deriveText returns the text columns the dataset sets, by name: its
+// constants, then what SPEC §5 derives from the ticker for the columns they
+// leave (currency: the first three letters; real estate: the Zillow code's
+// parts, which needs a Zillow code only when a constant is missing).
+func deriveText(ds Dataset) (map[string]string, error) {
+	out := maps.Clone(ds.Constants)
+	if out == nil {
+		out = map[string]string{}
+	}
 	switch ds.Job {
 	case Currency:
-		return map[string]string{"currency": CurrencyOf(ds.Ticker)}, nil
+		if out["currency"] == "" {
+			out["currency"] = CurrencyOf(ds.Ticker)
+		}
 	case RealEstate:
+		parts := []string{"area_category", "indicator_code", "area"}
+		if slices.IndexFunc(parts, func(c string) bool { return out[c] == "" }) < 0 {
+			return out, nil
+		}
 		z, err := ParseZillowCode(ds.Ticker)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%v; or give area_category, indicator_code and area as constants", err)
 		}
-		return map[string]string{"area_category": z.AreaCategory, "indicator_code": z.IndicatorCode, "area": z.Area}, nil
+		for c, v := range map[string]string{"area_category": z.AreaCategory, "indicator_code": z.IndicatorCode, "area": z.Area} {
+			if out[c] == "" {
+				out[c] = v
+			}
+		}
 	}
-	return nil, nil
+	return out, nil
 }
 
-// checkColumns rejects source columns that are empty or repeated, or that a
-// wide table has no decimal column for.
-func checkColumns(t Table, cols []string) error {
-	seen := make(map[string]bool, len(cols))
-	for _, c := range cols {
-		if c == "" || seen[c] {
-			return fmt.Errorf("column %q: empty or repeated", c)
+// checkColumns rejects source columns that are empty, and renamed columns
+// that repeat or that a wide table has no value column for. source are the
+// series' columns, renamed the table columns they map to.
+func checkColumns(t Table, source, renamed []string) error {
+	seen := make(map[string]string, len(renamed))
+	for i, c := range renamed {
+		if source[i] == "" || c == "" {
+			return fmt.Errorf("column %q: empty or repeated", source[i])
 		}
-		seen[c] = true
+		if first, dup := seen[c]; dup {
+			if first == source[i] {
+				return fmt.Errorf("column %q: empty or repeated", c)
+			}
+			return fmt.Errorf("columns %q and %q both map to %q", first, source[i], c)
+		}
+		seen[c] = source[i]
 		if t.Long {
 			continue
 		}
-		if i := t.Index(c); i < 0 || t.Columns[i].Kind != Decimal {
-			return fmt.Errorf("column %q is not a value column of %s (it has %s)", c, t.Name,
-				t.describe(func(c Column) bool { return c.Kind == Decimal }))
+		if !t.isValue(c) {
+			what := fmt.Sprintf("column %q", c)
+			if c != source[i] {
+				what = fmt.Sprintf("column %q (mapped to %q)", source[i], c)
+			}
+			return fmt.Errorf("%s is not a value column of %s (it has %s)", what, t.Name, t.describe(t.isValueColumn))
 		}
 	}
 	return nil
