@@ -155,3 +155,22 @@ func param(k markets.Kind, v markets.Value) any {
 	}
 	return pgtype.Text{String: v.Text, Valid: v.Valid}
 }
+
+// Newest returns the newest date stored in dw.<job> for the series
+// dataset/ticker; ok is false when it has none. The primary key's index
+// answers it.
+func (w *Warehouse) Newest(ctx context.Context, job markets.Job, dataset, ticker string) (markets.Date, bool, error) {
+	t, ok := job.Table()
+	if !ok {
+		return markets.Date{}, false, fmt.Errorf("newest date of %s/%s: unknown job %q", dataset, ticker, job)
+	}
+	var d pgtype.Date
+	q := "SELECT max(date) FROM dw." + pgx.Identifier{t.Name}.Sanitize() + " WHERE dataset = $1 AND ticker = $2"
+	if err := w.pool.QueryRow(ctx, q, dataset, ticker).Scan(&d); err != nil {
+		return markets.Date{}, false, fmt.Errorf("newest date of %s/%s in dw.%s: %w", dataset, ticker, t.Name, redact(err))
+	}
+	if !d.Valid {
+		return markets.Date{}, false, nil
+	}
+	return markets.DateOf(d.Time), true, nil
+}

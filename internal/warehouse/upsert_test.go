@@ -341,3 +341,27 @@ func setLocalZone(t *testing.T, zone string) {
 	time.Local = loc
 	t.Cleanup(func() { time.Local = old })
 }
+
+// TestNewest: the newest stored date of a series, none before its first
+// rows, not confused with another series of the same table.
+func TestNewest(t *testing.T) {
+	w, _ := mustMigrated(t)
+	ctx := context.Background()
+	gdp := markets.Dataset{Job: markets.Economics, Database: "FRED", Ticker: "GDP", Description: "GDP"}
+	if d, ok, err := w.Newest(ctx, markets.Economics, "FRED", "GDP"); err != nil || ok {
+		t.Fatalf("Newest before any row = %v, %v, %v; want none", d, ok, err)
+	}
+	mustUpsert(t, w, markets.Series{Dataset: gdp, Columns: []string{"value"}, Rows: []markets.Row{
+		{Date: day(2024, 4, 1), Values: []string{"29016.714"}}, {Date: day(2024, 7, 1), Values: []string{""}}, {Date: day(2024, 1, 1), Values: []string{"1"}},
+	}})
+	other := gdp
+	other.Ticker = "M1SL"
+	mustUpsert(t, w, markets.Series{Dataset: other, Columns: []string{"value"}, Rows: []markets.Row{{Date: day(2024, 11, 1), Values: []string{"18190.3"}}}})
+	d, ok, err := w.Newest(ctx, markets.Economics, "FRED", "GDP")
+	if err != nil || !ok || d != day(2024, 7, 1) {
+		t.Errorf("Newest = %v, %v, %v; want 2024-07-01 (a NULL value is still a stored row)", d, ok, err)
+	}
+	if _, _, err := w.Newest(ctx, "crypto", "GDAX", "BTC"); err == nil || !strings.Contains(err.Error(), `unknown job "crypto"`) {
+		t.Errorf("Newest of an unknown job: %v", err)
+	}
+}
