@@ -3,7 +3,6 @@ package secrets_test
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -91,23 +90,40 @@ func TestKMSDecrypt(t *testing.T) {
 	}
 }
 
-func TestResolve(t *testing.T) {
+// TestCache: each setting is decrypted once, however often it is asked
+// for; a missing setting is an error, and a failure is tried again.
+func TestCache(t *testing.T) {
 	srv, d := mustKMS(t)
-	env := map[string]string{"QUANDL_API_KEY": srv.Encrypt("qk-123", function), "DATABASE_URL": srv.Encrypt("postgres://x", function)}
-	got, err := secrets.Resolve(context.Background(), d, mapEnv(env), "QUANDL_API_KEY", "DATABASE_URL")
-	if err != nil || got["QUANDL_API_KEY"] != "qk-123" || got["DATABASE_URL"] != "postgres://x" {
-		t.Fatalf("Resolve = %v, %v", got, err)
+	env := map[string]string{"QUANDL_API_KEY": srv.Encrypt("qk-123", function), "DATABASE_URL": srv.Encrypt("postgres://x", function),
+		"FRED_API_KEY": srv.Encrypt("fk", "another-function")}
+	c := secrets.NewCache(d, mapEnv(env))
+	for range 3 {
+		for name, want := range map[string]string{"QUANDL_API_KEY": "qk-123", "DATABASE_URL": "postgres://x"} {
+			if got, err := c.Get(context.Background(), name); err != nil || got != want {
+				t.Fatalf("Get(%s) = %q, %v", name, got, err)
+			}
+		}
 	}
-	if _, err := secrets.Resolve(context.Background(), d, mapEnv(env), "QUANDL_API_KEY", "HEALTH"); err == nil || !strings.Contains(err.Error(), "HEALTH is not set") {
+	if n := srv.Calls("Decrypt"); n != 2 {
+		t.Errorf("%d KMS calls for two settings asked for three times, want 2", n)
+	}
+	if _, err := c.Get(context.Background(), "HEALTH"); err == nil || err.Error() != "HEALTH is not set" {
 		t.Errorf("missing setting: error %v", err)
+	}
+	for range 2 {
+		if _, err := c.Get(context.Background(), "FRED_API_KEY"); err == nil || !strings.Contains(err.Error(), "InvalidCiphertextException") {
+			t.Errorf("ciphertext for another function: error %v", err)
+		}
+	}
+	if n := srv.Calls("Decrypt"); n != 4 {
+		t.Errorf("%d KMS calls, want a failed decryption tried again", n)
 	}
 	plain, err := secrets.New(context.Background(), true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err = secrets.Resolve(context.Background(), plain, mapEnv(map[string]string{"QUANDL_API_KEY": "qk-123"}), "QUANDL_API_KEY")
-	if err != nil || got["QUANDL_API_KEY"] != "qk-123" {
-		t.Errorf("plaintext Resolve = %v, %v", got, err)
+	if got, err := secrets.NewCache(plain, mapEnv(map[string]string{"QUANDL_API_KEY": "qk-123"})).Get(context.Background(), "QUANDL_API_KEY"); err != nil || got != "qk-123" {
+		t.Errorf("plaintext Get = %v, %v", got, err)
 	}
 }
 
@@ -115,26 +131,6 @@ func TestNewNeedsFunctionName(t *testing.T) {
 	testenv.AWSEnv(t)
 	if _, err := secrets.New(context.Background(), false, ""); err == nil || !strings.Contains(err.Error(), "AWS_LAMBDA_FUNCTION_NAME") {
 		t.Errorf("error = %v, want it to name AWS_LAMBDA_FUNCTION_NAME", err)
-	}
-}
-
-func TestScrub(t *testing.T) {
-	base := errors.New("connect postgres://etl:p%40ss@db.internal:5432/dw: user etl password p@ss at db.internal failed")
-	dsn := "postgres://etl:p%40ss@db.internal:5432/dw"
-	got := secrets.Scrub(base, secrets.DatabaseURLSecrets(dsn)...)
-	for _, leak := range []string{"p@ss", "p%40ss", "db.internal", "etl"} {
-		if strings.Contains(got.Error(), leak) {
-			t.Errorf("%q contains %q", got, leak)
-		}
-	}
-	if !errors.Is(got, base) {
-		t.Error("scrubbed error does not unwrap to the original")
-	}
-	if secrets.Scrub(nil, "x") != nil {
-		t.Error("Scrub(nil) != nil")
-	}
-	if e := errors.New("nothing secret"); secrets.Scrub(e, "", "pw") != e {
-		t.Error("Scrub changed an error with no secret in it")
 	}
 }
 
