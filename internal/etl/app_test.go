@@ -121,7 +121,7 @@ func TestHandleDefaultsAndMetrics(t *testing.T) {
 				Metrics    []struct{ Name, Unit string }
 			}
 		} `json:"_aws"`
-		FunctionName, Job                                                                    string
+		FunctionName, Job                                                               string
 		RowsWritten, SeriesOK, SeriesStale, SeriesFailed, SeriesRetired, SeriesNotFound int
 	}
 	if err := json.Unmarshal([]byte(lines[1]), &emf); err != nil {

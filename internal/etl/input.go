@@ -138,4 +138,3 @@ func unexpectedEOF(err error) error {
 	}
 	return err
 }
-
