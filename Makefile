@@ -44,10 +44,10 @@ bench: $(NODE_DEPS)
 	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; } \
 	| $(GO) run ./cmd/bench
 
-## build: the arm64 Lambda bootstrap binaries, as SAM builds them.
+## build: the arm64 Lambda bootstrap binaries, as SAM builds them (the ETL's bundle with its catalogs/).
 build:
 	$(LAMBDA_BUILD) -o $(BIN)/aggregator/bootstrap ./cmd/aggregator
-	$(LAMBDA_BUILD) -o $(BIN)/etl/bootstrap ./cmd/etl
+	$(MAKE) build-EtlFunction ARTIFACTS_DIR=$(BIN)/etl
 
 ## build-local: the command-line tools for this machine.
 build-local:
@@ -57,8 +57,11 @@ build-local:
 build-AggregatorFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/aggregator
 
+# The ETL's bundle also holds catalogs/, so that ETL_CATALOG=catalogs/maintained.json (a path in
+# LAMBDA_TASK_ROOT) names a file in it.
 build-EtlFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/etl
+	rm -rf $(ARTIFACTS_DIR)/catalogs && cp -R catalogs $(ARTIFACTS_DIR)/catalogs
 
 ## deploy: build with SAM and deploy with the settings in samconfig.toml.
 deploy:

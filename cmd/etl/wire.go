@@ -70,18 +70,19 @@ func (w *wiring) appConfig(ctx context.Context, metrics io.Writer) (etl.Config, 
 
 // connect builds the backend: the sinks, then the clients of the sources the
 // catalog uses. What it opened is closed again when a later step fails.
-func (w *wiring) connect(ctx context.Context, keys *secrets.Cache) (b etl.Backend, err error) {
+func (w *wiring) connect(ctx context.Context, keys *secrets.Cache) (_ etl.Backend, err error) {
 	var closers []func()
-	b.Close = func() {
+	closeAll := func() {
 		for _, c := range closers {
 			c()
 		}
 	}
 	defer func() {
 		if err != nil {
-			b.Close()
+			closeAll()
 		}
 	}()
+	b := etl.Backend{Close: closeAll}
 	// The sinks. The lake (LAKE_URL, SPEC §7) joins the warehouse here.
 	if w.getenv(envDatabaseURL) != "" {
 		wh, err := openWarehouse(ctx, keys, w.logger)
