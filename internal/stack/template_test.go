@@ -3,7 +3,9 @@ package stack_test
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -383,6 +385,21 @@ func TestEtlEnvironment(t *testing.T) {
 			t.Errorf("parameter %s: NoEcho %s Default %s, want NoEcho and no default", name, show(p.NoEcho), show(p.Default))
 		}
 	}
+	// Every catalog the build bundles fits EtlCatalog's pattern.
+	files, err := filepath.Glob(filepath.Join("..", "..", "catalogs", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no catalogs: %v", err)
+	}
+	pattern := regexp.MustCompile(*params["EtlCatalog"].AllowedPattern)
+	for _, f := range append(files, "") {
+		if name := strings.TrimPrefix(filepath.ToSlash(f), "../../"); !pattern.MatchString(name) {
+			t.Errorf("EtlCatalog %q does not fit the pattern %s", name, pattern)
+		}
+	}
+	// The FRED key is needed only by catalogs with FRED series.
+	if p := params["FredApiKeyCiphertext"]; p.NoEcho == nil || !*p.NoEcho || p.Default != "" {
+		t.Errorf("parameter FredApiKeyCiphertext: NoEcho %s Default %s, want NoEcho and an empty default", show(p.NoEcho), show(p.Default))
+	}
 	base := map[string]string{
 		"QUANDL_API_KEY":     required["QuandlApiKeyCiphertext"].(string),
 		"DATABASE_URL":       required["DatabaseUrlCiphertext"].(string),
@@ -391,6 +408,9 @@ func TestEtlEnvironment(t *testing.T) {
 	}
 	withHealthcheck := maps.Clone(base)
 	withHealthcheck["HEALTHCHECK_URL"] = "https://hc.example/ping/etl"
+	withCatalog := maps.Clone(base)
+	withCatalog["ETL_CATALOG"] = "catalogs/maintained.json"
+	withCatalog["FRED_API_KEY"] = "AQICAHhfredkeyciphertext=="
 	cases := []struct {
 		name      string
 		overrides map[string]any
@@ -398,6 +418,7 @@ func TestEtlEnvironment(t *testing.T) {
 	}{
 		{"defaults", nil, base},
 		{"healthcheck", map[string]any{"HealthcheckUrl": "https://hc.example/ping/etl"}, withHealthcheck},
+		{"catalog with FRED series", map[string]any{"EtlCatalog": "catalogs/maintained.json", "FredApiKeyCiphertext": "AQICAHhfredkeyciphertext=="}, withCatalog},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
