@@ -123,16 +123,13 @@ type Client struct {
 // authenticating with apiKey, within Limits; opts change that and the rest
 // of webapi's defaults.
 func New(baseURL, apiKey string, opts ...webapi.Option) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("fred base URL %q: want http(s)://host/path", baseURL)
-	}
-	if apiKey == "" {
-		return nil, errors.New("fred: API key is empty")
+	base, err := webapi.Base("fred", baseURL, apiKey)
+	if err != nil {
+		return nil, err
 	}
 	defaults := []webapi.Option{webapi.WithLimits(Limits...)}
 	return &Client{
-		base:   strings.TrimRight(baseURL, "/"),
+		base:   base,
 		apiKey: apiKey,
 		api:    webapi.New("fred", keyParam, apiKey, apiError, append(defaults, opts...)...),
 	}, nil

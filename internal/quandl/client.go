@@ -14,7 +14,6 @@ package quandl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -47,16 +46,13 @@ type Client struct {
 // (the API limits concurrent requests per key) within Limits; opts change
 // that and the rest of webapi's defaults.
 func New(baseURL, apiKey string, opts ...webapi.Option) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("quandl base URL %q: want http(s)://host/path", baseURL)
-	}
-	if apiKey == "" {
-		return nil, errors.New("quandl: API key is empty")
+	base, err := webapi.Base("quandl", baseURL, apiKey)
+	if err != nil {
+		return nil, err
 	}
 	defaults := []webapi.Option{webapi.WithConcurrency(1), webapi.WithLimits(Limits...)}
 	return &Client{
-		base:   strings.TrimRight(baseURL, "/"),
+		base:   base,
 		apiKey: apiKey,
 		api:    webapi.New("quandl", keyParam, apiKey, apiError, append(defaults, opts...)...),
 	}, nil

@@ -128,6 +128,19 @@ func WithMinRequestTime(d time.Duration) Option { return func(c *Client) { c.min
 // WithMaxBody bounds an answer's size (default 32 MiB).
 func WithMaxBody(n int64) Option { return func(c *Client) { c.maxBody = n } }
 
+// Base checks a provider's API root and API key and returns the root without
+// a trailing slash, ready for paths to be appended.
+func Base(provider, baseURL, apiKey string) (string, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s base URL %q: want http(s)://host/path", provider, baseURL)
+	}
+	if apiKey == "" {
+		return "", fmt.Errorf("%s: API key is empty", provider)
+	}
+	return strings.TrimRight(baseURL, "/"), nil
+}
+
 // New returns a client for provider (named in logs and errors) that sends
 // apiKey as the query parameter keyParam and reads error answers with
 // apiError.
