@@ -6,6 +6,8 @@ SAM       ?= sam
 GOFLAGS   ?=
 NODE_DEPS := node_modules/.package-lock.json
 BIN       := bin
+GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+DEADCODE      := $(GO) run golang.org/x/tools/cmd/deadcode@v0.52.0
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
 # Tests find the emulators (fauxqs, dynalite) here.
@@ -65,10 +67,13 @@ deploy:
 	$(SAM) build
 	$(SAM) deploy
 
-## lint: vet, formatting and template checks.
+## lint: vet, formatting, golangci-lint (.golangci.yml), dead code and template checks. The linters
+## are pinned and run with `go run`: nothing to install.
 lint: lint-template
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GOLANGCI_LINT) run ./...
+	@out=$$($(DEADCODE) -test ./...); if [ -n "$$out" ]; then echo "deadcode: unreachable functions:"; echo "$$out"; exit 1; fi
 
 ## lint-template: check template.yaml with cfn-lint (it knows AWS SAM), where cfn-lint is installed.
 lint-template:
