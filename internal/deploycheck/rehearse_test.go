@@ -86,9 +86,15 @@ func TestRehearseDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	template := filepath.Join(root, "template.yaml")
+	// DEPLOY_CHECK_TEMPLATE rehearses another template (a draft, say),
+	// with the same parameter sets.
+	template := os.Getenv("DEPLOY_CHECK_TEMPLATE")
+	if template == "" {
+		template = filepath.Join(root, "template.yaml")
+	}
 	_, motoLog := testenv.Moto(t)
 	c := newClients(t, motoLog)
+	modeled := mustMotoModeledTypes(t, root)
 
 	start := time.Now()
 	code := mustBuildAndPackage(t, c, root, template, artifactsBucket)
@@ -98,7 +104,7 @@ func TestRehearseDeploy(t *testing.T) {
 	for _, set := range parameterSets {
 		ok := t.Run(set.name, func(t *testing.T) {
 			start := time.Now()
-			conditions := rehearse(t, c, root, template, "reports-"+set.name, set.params(t, c), code)
+			conditions := rehearse(t, c, modeled, root, template, "reports-"+set.name, set.params(t, c), code)
 			for name, v := range conditions {
 				if !slices.Contains(seen[name], v) {
 					seen[name] = append(seen[name], v)
@@ -120,10 +126,12 @@ func TestRehearseDeploy(t *testing.T) {
 // rehearse transforms the template with params, creates the stack in moto,
 // reports its resources and outputs, checks them and what can be read back,
 // and returns the values of the template's conditions.
-func rehearse(t *testing.T, c *clients, root, template, stackName string, params map[string]string, code map[string]packagedCode) map[string]bool {
+func rehearse(t *testing.T, c *clients, modeled map[string]bool, root, template, stackName string, params map[string]string, code map[string]packagedCode) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
-	body, p := mustPrepareForMoto(t, mustTransform(t, root, template, params, code), func(typ string) bool {
+	tpl := mustTransform(t, root, template, params, code)
+	mustKnowEveryType(t, tpl, modeled)
+	body, p := mustPrepareForMoto(t, tpl, func(typ string) bool {
 		_, ok := readers[typ]
 		return ok
 	})
@@ -274,6 +282,42 @@ func rehearse(t *testing.T, c *clients, root, template, stackName string, params
 		}
 	}
 	return conditions
+}
+
+// mustMotoModeledTypes returns the resource types moto's CloudFormation
+// creates, from moto's own table of them.
+func mustMotoModeledTypes(t *testing.T, root string) map[string]bool {
+	t.Helper()
+	out := mustPython(t, root, "-c", "import json; from moto.cloudformation.parsing import get_model_map; print(json.dumps(sorted(get_model_map())))")
+	var types []string
+	if err := json.Unmarshal(out, &types); err != nil || len(types) == 0 {
+		t.Fatalf("moto's resource types: %v %s", err, out)
+	}
+	modeled := map[string]bool{}
+	for _, typ := range types {
+		modeled[typ] = true
+	}
+	return modeled
+}
+
+// mustKnowEveryType fails, before moto sees the template, on a resource type
+// moto does not create that is not in unmodeledTypes: moto would skip it
+// silently, or fail the whole stack with an HTTP 500 on a Fn::GetAtt of it.
+func mustKnowEveryType(t *testing.T, tpl map[string]any, modeled map[string]bool) {
+	t.Helper()
+	resources, _ := tpl["Resources"].(map[string]any)
+	var unknown []string
+	for _, id := range sortedKeys(resources) {
+		res, _ := resources[id].(map[string]any)
+		typ, _ := res["Type"].(string)
+		if !modeled[typ] && unmodeledTypes[typ] == "" {
+			unknown = append(unknown, fmt.Sprintf("%s (%s)", id, typ))
+		}
+	}
+	if len(unknown) > 0 {
+		t.Fatalf("moto's CloudFormation does not create %s: add each type to unmodeledTypes (standin_test.go) "+
+			"with the internal/stack test that checks its resources property by property", strings.Join(unknown, ", "))
+	}
 }
 
 // mustCreateStack creates a stack in moto from a template body with the
