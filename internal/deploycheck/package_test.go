@@ -168,8 +168,9 @@ func mustPython(t *testing.T, dir string, args ...string) []byte {
 	return out
 }
 
-// requirePythonTools checks python3 can import what sam-transform.py needs.
-func requirePythonTools(t *testing.T) {
+// requireTools checks the rehearsal has make, and python3 with what
+// sam-transform.py imports.
+func requireTools(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		testenv.Missing(t, "python3", err)

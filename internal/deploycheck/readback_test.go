@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -216,18 +215,58 @@ func unescapePolicy(doc string) string {
 
 // policyJSON returns an inline policy document as JSON text. moto's
 // CloudFormation stores a role's inline policies as Python's text of the
-// document (single quotes, None for an AWS::NoValue), which python3 reads back.
+// document (str(dict): single-quoted strings, None for an AWS::NoValue,
+// True, False), which pythonToJSON translates.
 func policyJSON(doc string) (string, error) {
 	if json.Valid([]byte(doc)) {
 		return doc, nil
 	}
-	cmd := exec.Command("python3", "-c", "import ast, json, sys; json.dump(ast.literal_eval(sys.stdin.read()), sys.stdout)")
-	cmd.Stdin = strings.NewReader(doc)
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("neither JSON nor a Python literal: %w: %s", err, doc)
+	out, err := pythonToJSON(doc)
+	if err != nil || !json.Valid([]byte(out)) {
+		return "", fmt.Errorf("neither JSON nor Python's text of a document (%v): %s", err, doc)
 	}
-	return string(out), nil
+	return out, nil
+}
+
+// pythonToJSON translates Python's text of a dict, list, str, number, bool
+// or None into JSON.
+func pythonToJSON(s string) (string, error) {
+	var b strings.Builder
+	words := strings.NewReplacer("None", "null", "True", "true", "False", "false")
+	for len(s) > 0 {
+		i := strings.IndexAny(s, `'"`)
+		if i < 0 {
+			b.WriteString(words.Replace(s))
+			break
+		}
+		b.WriteString(words.Replace(s[:i]))
+		quote, str, j := s[i], []byte{}, i+1
+		for ; j < len(s) && s[j] != quote; j++ {
+			if s[j] == '\\' && j+1 < len(s) {
+				j++
+				switch s[j] {
+				case 'n':
+					str = append(str, '\n')
+				case 't':
+					str = append(str, '\t')
+				default: // \\, \', \"
+					str = append(str, s[j])
+				}
+				continue
+			}
+			str = append(str, s[j])
+		}
+		if j == len(s) {
+			return "", fmt.Errorf("unterminated string at %d", i)
+		}
+		q, err := json.Marshal(string(str))
+		if err != nil {
+			return "", err
+		}
+		b.Write(q)
+		s = s[j+1:]
+	}
+	return b.String(), nil
 }
 
 // canonical returns v (a read-back value or a template property) in one

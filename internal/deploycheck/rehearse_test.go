@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -79,9 +80,10 @@ var parameterSets = []struct {
 }
 
 // TestRehearseDeploy rehearses `sam deploy` of template.yaml in moto, once per
-// parameter set (see the package documentation).
+// parameter set (see the package documentation), after checking in the same
+// moto what unmodeledTypes says of it.
 func TestRehearseDeploy(t *testing.T) {
-	requirePythonTools(t)
+	requireTools(t)
 	root, err := testenv.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -94,17 +96,33 @@ func TestRehearseDeploy(t *testing.T) {
 	}
 	_, motoLog := testenv.Moto(t)
 	c := newClients(t, motoLog)
-	modeled := mustMotoModeledTypes(t, root)
+	type typesOrErr struct {
+		types map[string]bool
+		err   error
+	}
+	modeledTypes := make(chan typesOrErr, 1) // read while the functions build
+	go func() {
+		types, err := motoModeledTypes(root)
+		modeledTypes <- typesOrErr{types, err}
+	}()
+
+	if !t.Run("unmodeled-types", func(t *testing.T) { checkUnmodeledTypes(t, c) }) {
+		return
+	}
 
 	start := time.Now()
 	code := mustBuildAndPackage(t, c, root, template, artifactsBucket)
 	t.Logf("built and packaged %d functions in %s", len(code), time.Since(start).Round(time.Millisecond))
 
+	modeled := <-modeledTypes
+	if modeled.err != nil {
+		t.Fatal(modeled.err)
+	}
 	seen := map[string][]bool{} // condition -> the values it took
 	for _, set := range parameterSets {
 		ok := t.Run(set.name, func(t *testing.T) {
 			start := time.Now()
-			conditions := rehearse(t, c, modeled, root, template, "reports-"+set.name, set.params(t, c), code)
+			conditions := rehearse(t, c, modeled.types, root, template, "reports-"+set.name, set.params(t, c), code)
 			for name, v := range conditions {
 				if !slices.Contains(seen[name], v) {
 					seen[name] = append(seen[name], v)
@@ -124,38 +142,64 @@ func TestRehearseDeploy(t *testing.T) {
 }
 
 // rehearse transforms the template with params, creates the stack in moto,
-// reports its resources and outputs, checks them and what can be read back,
-// and returns the values of the template's conditions.
+// reports and checks its resources, its outputs, what can be read back and
+// the functions' code, and returns the values of the template's conditions.
 func rehearse(t *testing.T, c *clients, modeled map[string]bool, root, template, stackName string, params map[string]string, code map[string]packagedCode) map[string]bool {
 	t.Helper()
-	ctx := context.Background()
 	tpl := mustTransform(t, root, template, params, code)
 	mustKnowEveryType(t, tpl, modeled)
 	body, p := mustPrepareForMoto(t, tpl, func(typ string) bool {
 		_, ok := readers[typ]
 		return ok
 	})
-	outputs := mustCreateStack(t, c, stackName, body, params)
-	stackResources := mustListResources(t, c, stackName)
-
-	conditions := map[string]bool{}
+	s := &stack{name: stackName, plan: p, outputs: mustCreateStack(t, c, stackName, body, params), conditions: map[string]bool{}}
+	s.resources = mustListResources(t, c, stackName)
 	for _, name := range p.conditions {
-		_, conditions[name] = outputs[conditionOutputPrefix+name]
+		_, s.conditions[name] = s.outputs[conditionOutputPrefix+name]
 	}
-	t.Logf("conditions: %v", conditions)
-	exists := func(m map[string]any) bool {
-		name, _ := m["Condition"].(string)
-		return name == "" || conditions[name]
-	}
+	t.Logf("conditions: %v", s.conditions)
 
-	// Resources: each one the template creates with these parameters is
-	// CREATE_COMPLETE, or a stand-in for a type moto does not model.
-	var table bytes.Buffer
-	w := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "RESOURCE\tTYPE\tSTATUS\tPHYSICAL ID")
+	s.checkResources(t)
+	s.checkOutputs(t)
+	s.readBack(t, c)
+	s.checkCode(t, c, code)
+	return s.conditions
+}
+
+// stack is a stack the rehearsal created in moto.
+type stack struct {
+	name       string
+	plan       *plan
+	outputs    map[string]string // includes the rehearsal's own outputs
+	resources  []cfntypes.StackResourceSummary
+	conditions map[string]bool
+}
+
+// exists reports whether the template creates a resource or output with the
+// stack's parameters: it has no condition, or a true one.
+func (s *stack) exists(m map[string]any) bool {
+	name, _ := m["Condition"].(string)
+	return name == "" || s.conditions[name]
+}
+
+// physicalID returns a resource's physical id, "" for none.
+func (s *stack) physicalID(logicalID string) string {
+	for _, r := range s.resources {
+		if aws.ToString(r.LogicalResourceId) == logicalID {
+			return aws.ToString(r.PhysicalResourceId)
+		}
+	}
+	return ""
+}
+
+// checkResources prints every resource the template creates with these
+// parameters and checks it is CREATE_COMPLETE (a stand-in for a type moto
+// does not model counts), and that the stack holds no other.
+func (s *stack) checkResources(t *testing.T) {
+	t.Helper()
 	created := map[string]cfntypes.StackResourceSummary{}
 	skipped := 0
-	for _, r := range stackResources {
+	for _, r := range s.resources {
 		id := aws.ToString(r.LogicalResourceId)
 		if id == "" {
 			skipped++ // what moto does with a type it does not create
@@ -163,51 +207,58 @@ func rehearse(t *testing.T, c *clients, modeled map[string]bool, root, template,
 		}
 		created[id] = r
 	}
-	var unmodeled []string
-	for _, id := range sortedKeys(p.resources) {
-		res := p.resources[id]
+	var table bytes.Buffer
+	w := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "RESOURCE\tTYPE\tSTATUS\tPHYSICAL ID")
+	var missing []string
+	for _, id := range sortedKeys(s.plan.resources) {
+		res := s.plan.resources[id]
 		typ, _ := res["Type"].(string)
 		r, ok := created[id]
 		delete(created, id)
 		switch {
-		case !exists(res):
+		case !s.exists(res):
 			if ok {
 				t.Errorf("%s (%s): created though its condition %v is false", id, typ, res["Condition"])
 			}
 			continue
 		case !ok:
-			unmodeled = append(unmodeled, fmt.Sprintf("%s (%s)", id, typ))
+			missing = append(missing, fmt.Sprintf("%s (%s)", id, typ))
 			fmt.Fprintf(w, "%s\t%s\tNOT CREATED\t-\n", id, typ)
 			continue
 		}
 		status := string(r.ResourceStatus)
-		if status != string(cfntypes.ResourceStatusCreateComplete) {
+		if r.ResourceStatus != cfntypes.ResourceStatusCreateComplete {
 			t.Errorf("%s (%s): %s %s", id, typ, status, aws.ToString(r.ResourceStatusReason))
 		}
-		if _, standIn := p.standIns[id]; standIn {
+		if _, standIn := s.plan.standIns[id]; standIn {
 			status = fmt.Sprintf("NOT MODELED BY MOTO (stand-in %s; %s checks it)", status, unmodeledTypes[typ])
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", id, typ, status, aws.ToString(r.PhysicalResourceId))
 	}
 	w.Flush()
-	t.Logf("resources of stack %s:\n%s", stackName, table.String())
-	if len(unmodeled) > 0 {
+	t.Logf("resources of stack %s:\n%s", s.name, table.String())
+	if len(missing) > 0 {
 		t.Errorf("moto did not create %s (it skipped %d resources without an error): if moto does not model the type, "+
-			"add it to unmodeledTypes with the internal/stack test that checks it", strings.Join(unmodeled, ", "), skipped)
+			"add it to unmodeledTypes with the internal/stack test that checks it", strings.Join(missing, ", "), skipped)
 	}
 	for id, r := range created {
 		t.Errorf("stack resource %s (%s) is not in the template", id, aws.ToString(r.ResourceType))
 	}
+}
 
-	// Outputs: each one the template declares with these parameters resolved.
-	table.Reset()
-	w = tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
+// checkOutputs prints every output the template declares with these
+// parameters and checks it resolved.
+func (s *stack) checkOutputs(t *testing.T) {
+	t.Helper()
+	var table bytes.Buffer
+	w := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "OUTPUT\tVALUE")
-	for _, id := range sortedKeys(p.outputs) {
-		if !exists(p.outputs[id]) {
+	for _, id := range sortedKeys(s.plan.outputs) {
+		if !s.exists(s.plan.outputs[id]) {
 			continue
 		}
-		v, ok := outputs[id]
+		v, ok := s.outputs[id]
 		note := ""
 		switch {
 		case !ok:
@@ -222,29 +273,34 @@ func rehearse(t *testing.T, c *clients, modeled map[string]bool, root, template,
 		fmt.Fprintf(w, "%s\t%s\t%s\n", id, v, note)
 	}
 	w.Flush()
-	t.Logf("outputs of stack %s:\n%s", stackName, table.String())
+	t.Logf("outputs of stack %s:\n%s", s.name, table.String())
+}
 
-	// Read back what moto models.
-	table.Reset()
-	for _, id := range sortedKeys(p.resources) {
-		res := p.resources[id]
+// readBack reads every resource of a type in readers back through its
+// service's API, prints what it read and checks it equals the template's
+// properties as CloudFormation resolved them.
+func (s *stack) readBack(t *testing.T, c *clients) {
+	t.Helper()
+	var report strings.Builder
+	for _, id := range sortedKeys(s.plan.resources) {
+		res := s.plan.resources[id]
 		typ, _ := res["Type"].(string)
 		rd, ok := readers[typ]
-		if _, standIn := p.standIns[id]; !ok || standIn || !exists(res) {
+		if _, standIn := s.plan.standIns[id]; !ok || standIn || !s.exists(res) {
 			continue
 		}
-		physical := aws.ToString(stackResourceByID(stackResources, id).PhysicalResourceId)
-		got, err := rd.read(ctx, c, physical)
+		physical := s.physicalID(id)
+		got, err := rd.read(context.Background(), c, physical)
 		if err != nil {
 			t.Errorf("read back %s (%s %s): %v", id, typ, physical, err)
 			continue
 		}
-		want := mustResolvedProperties(t, outputs, id)
-		fmt.Fprintf(&table, "%s (%s):\n", id, typ)
+		want := mustResolvedProperties(t, s.outputs, id)
+		fmt.Fprintf(&report, "%s (%s):\n", id, typ)
 		var notRead []string
 		for _, prop := range sortedKeys(want) {
-			if test, ok := rd.ignored[prop]; ok {
-				notRead = append(notRead, prop+" ("+test+")")
+			if check, ok := rd.ignored[prop]; ok {
+				notRead = append(notRead, prop+" ("+check+")")
 				continue
 			}
 			g, ok := got[prop]
@@ -259,45 +315,53 @@ func rehearse(t *testing.T, c *clients, modeled map[string]bool, root, template,
 			}
 			if !reflect.DeepEqual(wc, gc) {
 				t.Errorf("%s.%s read back as %s, the template says %s", id, prop, jsonText(gc), jsonText(wc))
-				fmt.Fprintf(&table, "  %s = %s   MISMATCH (template: %s)\n", prop, jsonText(gc), jsonText(wc))
+				fmt.Fprintf(&report, "  %s = %s   MISMATCH (template: %s)\n", prop, jsonText(gc), jsonText(wc))
 				continue
 			}
-			fmt.Fprintf(&table, "  %s = %s\n", prop, jsonText(gc))
+			fmt.Fprintf(&report, "  %s = %s\n", prop, jsonText(gc))
 		}
 		if len(notRead) > 0 {
-			fmt.Fprintf(&table, "  not read back: %s\n", strings.Join(notRead, ", "))
+			fmt.Fprintf(&report, "  not read back: %s\n", strings.Join(notRead, ", "))
 		}
 	}
-	t.Logf("read back from stack %s:\n%s", stackName, table.String())
-
-	// The functions run the code that was packaged.
-	for id, pc := range code {
-		if r := stackResourceByID(stackResources, id); r.PhysicalResourceId != nil {
-			fn, err := c.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: r.PhysicalResourceId})
-			if err != nil {
-				t.Errorf("read back %s: %v", id, err)
-			} else if got := aws.ToString(fn.Configuration.CodeSha256); got != pc.CodeSha256 {
-				t.Errorf("%s runs code %s, want the packaged zip's %s", id, got, pc.CodeSha256)
-			}
-		}
-	}
-	return conditions
+	t.Logf("read back from stack %s:\n%s", s.name, report.String())
 }
 
-// mustMotoModeledTypes returns the resource types moto's CloudFormation
-// creates, from moto's own table of them.
-func mustMotoModeledTypes(t *testing.T, root string) map[string]bool {
+// checkCode checks each function runs the code that was packaged for it.
+func (s *stack) checkCode(t *testing.T, c *clients, code map[string]packagedCode) {
 	t.Helper()
-	out := mustPython(t, root, "-c", "import json; from moto.cloudformation.parsing import get_model_map; print(json.dumps(sorted(get_model_map())))")
+	for _, id := range sortedKeys(code) {
+		name := s.physicalID(id)
+		if name == "" {
+			continue // not created with these parameters
+		}
+		fn, err := c.lambda.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+		if err != nil {
+			t.Errorf("read back %s: %v", id, err)
+		} else if got := aws.ToString(fn.Configuration.CodeSha256); got != code[id].CodeSha256 {
+			t.Errorf("%s runs code %s, want the packaged zip's %s", id, got, code[id].CodeSha256)
+		}
+	}
+}
+
+// motoModeledTypes returns the resource types moto's CloudFormation
+// creates, from moto's own table of them.
+func motoModeledTypes(root string) (map[string]bool, error) {
+	cmd := exec.Command("python3", "-c", "import json; from moto.cloudformation.parsing import get_model_map; print(json.dumps(sorted(get_model_map())))")
+	cmd.Dir = root
+	out, err := cmd.Output()
 	var types []string
-	if err := json.Unmarshal(out, &types); err != nil || len(types) == 0 {
-		t.Fatalf("moto's resource types: %v %s", err, out)
+	if err == nil {
+		err = json.Unmarshal(out, &types)
+	}
+	if err != nil || len(types) == 0 {
+		return nil, fmt.Errorf("moto's resource types: %v %s", err, out)
 	}
 	modeled := map[string]bool{}
 	for _, typ := range types {
 		modeled[typ] = true
 	}
-	return modeled
+	return modeled, nil
 }
 
 // mustKnowEveryType fails, before moto sees the template, on a resource type
@@ -391,15 +455,6 @@ func mustListResources(t *testing.T, c *clients, name string) []cfntypes.StackRe
 		out = append(out, page.StackResourceSummaries...)
 	}
 	return out
-}
-
-func stackResourceByID(rs []cfntypes.StackResourceSummary, id string) cfntypes.StackResourceSummary {
-	for _, r := range rs {
-		if aws.ToString(r.LogicalResourceId) == id {
-			return r
-		}
-	}
-	return cfntypes.StackResourceSummary{}
 }
 
 // mustResolvedProperties returns a resource's properties as CloudFormation
