@@ -60,25 +60,11 @@ type plan struct {
 // readable reports whether the rehearsal reads back resources of a type.
 func mustPrepareForMoto(t *testing.T, tpl map[string]any, readable func(typ string) bool) ([]byte, *plan) {
 	t.Helper()
-	p := &plan{resources: map[string]map[string]any{}, outputs: map[string]map[string]any{}, standIns: map[string]string{}}
-	resources, _ := tpl["Resources"].(map[string]any)
-	for id, r := range resources {
-		res, ok := r.(map[string]any)
-		if !ok {
-			t.Fatalf("resource %s is not an object", id)
-		}
-		p.resources[id] = res
+	p := &plan{resources: mustSection(t, tpl, "Resources"), outputs: mustSection(t, tpl, "Outputs"), standIns: map[string]string{}}
+	for id, res := range p.resources {
 		if typ, _ := res["Type"].(string); unmodeledTypes[typ] != "" {
 			p.standIns[id] = typ
 		}
-	}
-	outputs, _ := tpl["Outputs"].(map[string]any)
-	for id, o := range outputs {
-		out, ok := o.(map[string]any)
-		if !ok {
-			t.Fatalf("output %s is not an object", id)
-		}
-		p.outputs[id] = out
 	}
 	conditions, _ := tpl["Conditions"].(map[string]any)
 	p.conditions = sortedKeys(conditions)
@@ -119,6 +105,22 @@ func mustPrepareForMoto(t *testing.T, tpl map[string]any, readable func(typ stri
 		t.Fatalf("marshal the template for moto: %v", err)
 	}
 	return body, p
+}
+
+// mustSection returns a section of the template (Resources, Outputs) by
+// logical id, failing on an entry that is not an object.
+func mustSection(t *testing.T, tpl map[string]any, name string) map[string]map[string]any {
+	t.Helper()
+	section, _ := tpl[name].(map[string]any)
+	out := make(map[string]map[string]any, len(section))
+	for id, v := range section {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("%s: %s is not an object", name, id)
+		}
+		out[id] = obj
+	}
+	return out
 }
 
 // mustNewOutputID returns id after checking the template has no such output.

@@ -48,7 +48,7 @@ func Missing(t testing.TB, service string, err error) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is required under CI=true but is not available: %v", service, err)
 	}
-	t.Skipf("%s not available (%v); run `make test`, which installs it, or set CI=true to fail instead", service, err)
+	t.Skipf("%s not available (%v); install it (`make deps` installs the npm emulators) or set CI=true to fail instead", service, err)
 }
 
 // AWSEnv isolates the SDK's default configuration from the machine (no shared
@@ -175,7 +175,7 @@ func Moto(t testing.TB) (url, logPath string) {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		Missing(t, "moto_server", err)
+		Missing(t, "moto_server (Python: pip install 'moto[server]')", err)
 	}
 	port := FreePort(t)
 	AWSEnv(t)
