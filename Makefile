@@ -13,7 +13,7 @@ LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.n
 # Tests find the emulators (fauxqs, dynalite) here.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: all demo test test-race bench build build-local deploy lint fmt deps clean \
+.PHONY: all demo test test-race bench build build-local deploy deploy-check lint fmt deps clean \
 	build-AggregatorFunction build-EtlFunction lint-template
 
 all: build test
@@ -30,7 +30,8 @@ $(NODE_DEPS): package.json package-lock.json
 demo:
 	$(GO) run ./cmd/demo $(DEMO_FLAGS)
 
-## test: every test, against real protocol implementations (minidyn, dynalite, fauxqs, PostgreSQL).
+## test: every test, against real protocol implementations (minidyn, dynalite, fauxqs, PostgreSQL,
+## moto_server), the deploy rehearsal among them.
 test: $(NODE_DEPS)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
@@ -61,6 +62,12 @@ build-AggregatorFunction:
 
 build-EtlFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/etl
+
+## deploy-check: rehearse `sam deploy` in moto_server: build and package the functions, apply the SAM
+## transform (aws-sam-translator), create the stack with two parameter sets, print its resources and
+## outputs and what moto reads back (README.md, "Rehearsing a deploy"). Part of `make test` too.
+deploy-check:
+	$(GO) test -count=1 -v -timeout 10m ./internal/deploycheck/
 
 ## deploy: build with SAM and deploy with the settings in samconfig.toml.
 deploy:
