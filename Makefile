@@ -12,7 +12,7 @@ LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.n
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: all demo test test-race bench build build-local deploy lint fmt deps clean \
-	build-AggregatorFunction build-EtlFunction lint-template
+	build-AggregatorFunction build-EtlFunction build-ApiFunction lint-template
 
 all: build test
 
@@ -48,6 +48,7 @@ bench: $(NODE_DEPS)
 build:
 	$(LAMBDA_BUILD) -o $(BIN)/aggregator/bootstrap ./cmd/aggregator
 	$(LAMBDA_BUILD) -o $(BIN)/etl/bootstrap ./cmd/etl
+	$(LAMBDA_BUILD) -o $(BIN)/api/bootstrap ./cmd/api
 
 ## build-local: the command-line tools for this machine.
 build-local:
@@ -59,6 +60,9 @@ build-AggregatorFunction:
 
 build-EtlFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/etl
+
+build-ApiFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/api
 
 ## deploy: build with SAM and deploy with the settings in samconfig.toml.
 deploy:
