@@ -9,10 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +23,7 @@ import (
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/secrets/kmstest"
 	"github.com/acmecheckout/reports/internal/testenv"
-	"github.com/acmecheckout/reports/internal/warehouse"
+	"github.com/acmecheckout/reports/internal/warehouse/warehousetest"
 )
 
 const merchantA, merchantB = "1bb53ed1-787b-4543-9def-ea18eef7902e", "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -72,36 +70,17 @@ func mustDatapoints(t testing.TB) string {
 // its URL.
 func mustWarehouse(t testing.TB) string {
 	t.Helper()
-	url := testenv.Postgres(t)
-	ctx := context.Background()
-	w, err := warehouse.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if err := w.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	d := func(s string) markets.Date { v, _ := markets.ParseDate(s); return v }
-	for _, s := range []markets.Series{
-		{Dataset: markets.Currency.Datasets()[0], Columns: []string{"rate", "high_est", "low_est"}, Rows: []markets.Row{
+	return warehousetest.Load(t,
+		markets.Series{Dataset: markets.Currency.Datasets()[0], Columns: []string{"rate", "high_est", "low_est"}, Rows: []markets.Row{
 			{Date: d("2017-12-01"), Values: []string{"1.1794", "1.1961", "1.1712"}},
 			{Date: d("2017-12-04"), Values: []string{"1.18650000000000000001", "", ""}},
 		}},
-		{Dataset: markets.Currency.Datasets()[1], Columns: []string{"rate"}, Rows: []markets.Row{
+		markets.Series{Dataset: markets.Currency.Datasets()[1], Columns: []string{"rate"}, Rows: []markets.Row{
 			{Date: d("2017-12-01"), Values: []string{"1.3517"}},
 			{Date: d("2017-12-04"), Values: []string{"1.3446"}},
 		}},
-	} {
-		b, err := markets.Layout(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Upsert(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return url
+	)
 }
 
 // Answers the fixtures give.
@@ -118,24 +97,6 @@ func env(kv ...string) func(string) string {
 		m[kv[i]] = kv[i+1]
 	}
 	return func(k string) string { return m[k] }
-}
-
-// lockedBuffer is a bytes.Buffer safe for the server's writes and the test's reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestRunCommandLine(t *testing.T) {
@@ -182,18 +143,28 @@ func TestServe(t *testing.T) {
 	table, dbURL := mustDatapoints(t), mustWarehouse(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr lockedBuffer
+	var stderr bytes.Buffer // read once run has returned
 	done := make(chan int, 1)
 	getenv := env("TABLE_NAME", table, "DATABASE_URL", dbURL, "SECRETS_PLAINTEXT", "true", "CORS_ALLOW_ORIGIN", "http://localhost:5173")
-	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, getenv, io.Discard, &stderr) }()
+	addr := "127.0.0.1:" + testenv.FreePort(t)
+	go func() { done <- run(ctx, []string{"serve", "--addr", addr}, getenv, io.Discard, &stderr) }()
 
-	serving := regexp.MustCompile(`serving (http://127\.0\.0\.1:\d+)/api/`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
-		if m := serving.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("api serve did not start:\n%s", stderr.String())
+	base := "http://" + addr
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(base + "/api/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("api serve exited %d:\n%s", code, &stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("api serve did not start:\n%s", &stderr)
 		}
 	}
 	for _, tc := range []struct{ path, want string }{
@@ -217,13 +188,15 @@ func TestServe(t *testing.T) {
 	select {
 	case code := <-done:
 		if code != exitOK {
-			t.Errorf("exit %d after Ctrl-C, want 0\n%s", code, stderr.String())
+			t.Errorf("exit %d after Ctrl-C, want 0\n%s", code, &stderr)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("api serve did not stop")
 	}
-	if !strings.Contains(stderr.String(), `"msg":"request"`) {
-		t.Errorf("no request log lines:\n%s", stderr.String())
+	for _, want := range []string{"api: serving http://" + addr + "/api/", `"msg":"request"`} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, &stderr)
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/acmecheckout/reports/internal/simulate"
 	"github.com/acmecheckout/reports/internal/testenv"
 	"github.com/acmecheckout/reports/internal/warehouse"
+	"github.com/acmecheckout/reports/internal/warehouse/warehousetest"
 )
 
 // The read API's latency, in process, over the emulators and PostgreSQL the
@@ -175,40 +176,17 @@ func mustCountPurchases(b *testing.B, c *dynamodb.Client, table string) string {
 // a fresh warehouse and returns its URL.
 func mustLoadRates(b *testing.B) string {
 	b.Helper()
-	url := testenv.Postgres(b)
-	ctx := context.Background()
-	w, err := warehouse.Open(ctx, url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
-	if err := w.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
 	first := markets.Date{Year: 2000, Month: 1, Day: 1}
+	var series []markets.Series
 	for _, ds := range markets.Currency.Datasets() {
 		s := markets.Series{Dataset: ds, Columns: []string{"rate", "high_est", "low_est"}}
 		for i := range benchYears * 365 {
 			v := fmt.Sprintf("1.%04d", i%10000)
 			s.Rows = append(s.Rows, markets.Row{Date: first.AddDays(i), Values: []string{v, v, v}})
 		}
-		bt, err := markets.Layout(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := w.Upsert(ctx, bt); err != nil {
-			b.Fatal(err)
-		}
+		series = append(series, s)
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "ANALYZE dw.currency"); err != nil {
-		b.Fatal(err)
-	}
-	return url
+	return warehousetest.Load(b, series...)
 }
 
 // scanReports is the naive report reader: a Scan of the whole datapoints

@@ -89,14 +89,7 @@ func TestApiVpcAndPermissions(t *testing.T) {
 		"dynamodb:BatchGetItem": {getAtt("DatapointsTable", "Arn")},
 		"dynamodb:Query":        {sub("${DatapointsTable.Arn}/index/byListKey")},
 	}
-	vpc := map[string][]string{
-		"ec2:CreateNetworkInterface":     {"*"},
-		"ec2:DescribeNetworkInterfaces":  {"*"},
-		"ec2:DescribeSubnets":            {"*"},
-		"ec2:DeleteNetworkInterface":     {"*"},
-		"ec2:AssignPrivateIpAddresses":   {"*"},
-		"ec2:UnassignPrivateIpAddresses": {"*"},
-	}
+	vpc := vpcPermissions()
 	inVpc := map[string]any{"SubnetIds": "subnet-a,subnet-b", "SecurityGroupIds": "sg-1"}
 	with := func(ms ...map[string]any) map[string]any {
 		out := map[string]any{}

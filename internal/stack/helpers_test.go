@@ -100,6 +100,19 @@ func assertPermissions(t *testing.T, s *stack, id string, want map[string][]stri
 	}
 }
 
+// vpcPermissions are what a function in a VPC needs for its network
+// interfaces (as AWSLambdaVPCAccessExecutionRole).
+func vpcPermissions() map[string][]string {
+	return map[string][]string{
+		"ec2:CreateNetworkInterface":     {"*"},
+		"ec2:DescribeNetworkInterfaces":  {"*"},
+		"ec2:DescribeSubnets":            {"*"},
+		"ec2:DeleteNetworkInterface":     {"*"},
+		"ec2:AssignPrivateIpAddresses":   {"*"},
+		"ec2:UnassignPrivateIpAddresses": {"*"},
+	}
+}
+
 // readable decodes the intrinsic functions of a permission map for messages.
 func readable(m map[string][]string) map[string][]string {
 	out := map[string][]string{}

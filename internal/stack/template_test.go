@@ -415,14 +415,7 @@ func TestEtlVpcAndPermissions(t *testing.T) {
 		"logs:CreateLogStream": {getAtt("EtlLogGroup", "Arn")},
 		"logs:PutLogEvents":    {getAtt("EtlLogGroup", "Arn")},
 	}
-	vpc := map[string][]string{
-		"ec2:CreateNetworkInterface":     {"*"},
-		"ec2:DescribeNetworkInterfaces":  {"*"},
-		"ec2:DescribeSubnets":            {"*"},
-		"ec2:DeleteNetworkInterface":     {"*"},
-		"ec2:AssignPrivateIpAddresses":   {"*"},
-		"ec2:UnassignPrivateIpAddresses": {"*"},
-	}
+	vpc := vpcPermissions()
 	const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 	cases := []struct {
 		name      string

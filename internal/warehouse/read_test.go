@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/acmecheckout/reports/internal/markets"
-	"github.com/acmecheckout/reports/internal/testenv"
 	"github.com/acmecheckout/reports/internal/warehouse"
+	"github.com/acmecheckout/reports/internal/warehouse/warehousetest"
 )
 
 // readSeries are what the read tests load: two series share the ticker
@@ -52,22 +52,15 @@ var readSeries = []markets.Series{
 	},
 }
 
-// mustReader loads readSeries into a fresh warehouse, with the database and
-// Go's local time zone set to zone, and returns a read-only Warehouse on it.
+// mustReader loads readSeries into a fresh warehouse, sets the database's
+// and Go's local time zone to zone, and returns a read-only Warehouse on it.
 func mustReader(t *testing.T, zone string) *warehouse.Warehouse {
 	t.Helper()
 	setLocalZone(t, zone)
-	url := testenv.Postgres(t)
+	url := warehousetest.Load(t, readSeries...)
 	admin := mustConn(t, url)
 	db := mustQuery(t, admin, "SELECT current_database()")[0]
-	mustExec(t, admin, fmt.Sprintf("ALTER DATABASE %q SET timezone = %s", db, quote(zone)))
-	w := mustOpen(t, url)
-	if err := w.Migrate(context.Background()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	for _, s := range readSeries {
-		mustUpsert(t, w, s)
-	}
+	mustExec(t, admin, fmt.Sprintf("ALTER DATABASE %q SET timezone = %s", db, quote(zone))) // for the sessions to come
 	r, err := warehouse.OpenReadOnly(url)
 	if err != nil {
 		t.Fatalf("OpenReadOnly: %v", err)
