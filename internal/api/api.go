@@ -12,7 +12,9 @@
 //	                                         {"body": [ROW, …], "next": C or null}
 //
 // A ROW has its table's columns by name: dates YYYY-MM-DD, decimals as JSON
-// strings holding the exact number, null for missing values. Errors are
+// strings holding the exact number, null for missing values. History rows
+// come in the table's key order (dataset, ticker, date[, key]): by date for
+// a series; "next" is an opaque cursor after the page's last key. Errors are
 // {"error": {"code": "…", "message": "…"}} with status 400, 404, 405 or 500;
 // a 500's message never says more than "internal error" (the log has the
 // cause), so nothing about the database or its secrets reaches a client.
@@ -30,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,10 +217,7 @@ func parseQuery(raw string, names ...string) (url.Values, error) {
 		return nil, errorf(http.StatusBadRequest, codeInvalid, "the query string is not correctly escaped")
 	}
 	for k, v := range q {
-		known := false
-		for _, n := range names {
-			known = known || k == n
-		}
+		known := slices.Contains(names, k)
 		switch {
 		case !known && len(names) == 0:
 			return nil, errorf(http.StatusBadRequest, codeInvalid, "unknown query parameter %q: this route takes none", k)

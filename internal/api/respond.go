@@ -38,9 +38,10 @@ func (h *Handler) ok(w http.ResponseWriter, r *http.Request, a answer) int {
 // fail writes err as a JSON error: a clientError as it is, anything else as
 // a 500 whose cause is logged, never shown.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) int {
-	ce := &clientError{status: http.StatusInternalServerError, code: codeInternal, message: "internal error"}
+	var ce *clientError
 	if !errors.As(err, &ce) {
 		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.EscapedPath(), "error", err.Error())
+		ce = &clientError{status: http.StatusInternalServerError, code: codeInternal, message: "internal error"}
 	}
 	body, _ := json.Marshal(map[string]map[string]string{"error": {"code": ce.code, "message": ce.message}})
 	w.Header().Set("Cache-Control", cacheNever)
