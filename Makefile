@@ -14,7 +14,7 @@ LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.n
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: all demo test test-race bench build build-local deploy deploy-check lint fmt deps clean \
-	build-AggregatorFunction build-EtlFunction lint-template
+	build-AggregatorFunction build-EtlFunction build-ApiFunction lint-template
 
 all: build test
 
@@ -43,7 +43,7 @@ test-race: $(NODE_DEPS)
 ## bench: the cost and speed benchmarks, side by side with the naive design; prints the table of
 ## figures, floors and targets (see BENCHMARKS.md). The raw `go test -bench` output goes to stderr.
 bench: $(NODE_DEPS)
-	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ 2>&1; \
+	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ ./internal/api/ 2>&1; \
 	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; } \
 	| $(GO) run ./cmd/bench
 
@@ -51,6 +51,7 @@ bench: $(NODE_DEPS)
 build:
 	$(LAMBDA_BUILD) -o $(BIN)/aggregator/bootstrap ./cmd/aggregator
 	$(LAMBDA_BUILD) -o $(BIN)/etl/bootstrap ./cmd/etl
+	$(LAMBDA_BUILD) -o $(BIN)/api/bootstrap ./cmd/api
 
 ## build-local: the command-line tools for this machine.
 build-local:
@@ -62,6 +63,9 @@ build-AggregatorFunction:
 
 build-EtlFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/etl
+
+build-ApiFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/api
 
 ## deploy-check: rehearse `sam deploy` in moto_server: build and package the functions, apply the SAM
 ## transform (aws-sam-translator), create the stack with two parameter sets, print its resources and
