@@ -74,6 +74,8 @@ var parameterSets = []struct {
 			"QuandlBaseUrl":                  "https://quandl.example.com/api/v3",
 			"ScheduleTimezone":               "Europe/Berlin",
 			"OldestMessageAgeAlarmSeconds":   "600",
+			"ApiDatabaseUrlCiphertext":       "AQICAHhapidatabaseurlciphertext==",
+			"ApiAllowOrigins":                "https://reports.example.com",
 		})
 		return params
 	}},

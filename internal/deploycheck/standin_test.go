@@ -33,6 +33,7 @@ var unmodeledTypes = map[string]string{
 	"AWS::Scheduler::Schedule":       "TestSchedules",
 	"AWS::Lambda::EventInvokeConfig": "TestSchedules",
 	"AWS::SQS::QueuePolicy":          "TestQueuesDenyInsecureTransport",
+	"AWS::Lambda::Url":               "TestApiFunctionURL",
 }
 
 // standInMarker starts every placeholder value, so a report can tell them.
