@@ -6,13 +6,15 @@ SAM       ?= sam
 GOFLAGS   ?=
 NODE_DEPS := node_modules/.package-lock.json
 BIN       := bin
+GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+DEADCODE      := $(GO) run golang.org/x/tools/cmd/deadcode@v0.52.0
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
 # Tests find the emulators (fauxqs, dynalite) here.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: all demo test test-race bench build build-local deploy lint fmt deps clean \
-	build-AggregatorFunction build-EtlFunction lint-template
+.PHONY: all demo test test-race bench build build-local deploy deploy-check lint fmt deps clean \
+	build-AggregatorFunction build-EtlFunction build-ApiFunction lint-template
 
 all: build test
 
@@ -28,7 +30,8 @@ $(NODE_DEPS): package.json package-lock.json
 demo:
 	$(GO) run ./cmd/demo $(DEMO_FLAGS)
 
-## test: every test, against real protocol implementations (minidyn, dynalite, fauxqs, PostgreSQL).
+## test: every test, against real protocol implementations (minidyn, dynalite, fauxqs, PostgreSQL,
+## moto_server), the deploy rehearsal among them.
 test: $(NODE_DEPS)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
@@ -40,7 +43,7 @@ test-race: $(NODE_DEPS)
 ## bench: the cost and speed benchmarks, side by side with the naive design; prints the table of
 ## figures, floors and targets (see BENCHMARKS.md). The raw `go test -bench` output goes to stderr.
 bench: $(NODE_DEPS)
-	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ 2>&1; \
+	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ ./internal/api/ 2>&1; \
 	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; } \
 	| $(GO) run ./cmd/bench
 
@@ -48,6 +51,7 @@ bench: $(NODE_DEPS)
 build:
 	$(LAMBDA_BUILD) -o $(BIN)/aggregator/bootstrap ./cmd/aggregator
 	$(MAKE) build-EtlFunction ARTIFACTS_DIR=$(BIN)/etl
+	$(LAMBDA_BUILD) -o $(BIN)/api/bootstrap ./cmd/api
 
 ## build-local: the command-line tools for this machine.
 build-local:
@@ -63,15 +67,27 @@ build-EtlFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/etl
 	rm -rf $(ARTIFACTS_DIR)/catalogs && cp -R catalogs $(ARTIFACTS_DIR)/catalogs
 
+build-ApiFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/api
+
+## deploy-check: rehearse `sam deploy` in moto_server: build and package the functions, apply the SAM
+## transform (aws-sam-translator), create the stack with two parameter sets, print its resources and
+## outputs and what moto reads back (README.md, "Rehearsing a deploy"). Part of `make test` too.
+deploy-check:
+	$(GO) test -count=1 -v -timeout 10m ./internal/deploycheck/
+
 ## deploy: build with SAM and deploy with the settings in samconfig.toml.
 deploy:
 	$(SAM) build
 	$(SAM) deploy
 
-## lint: vet, formatting and template checks.
+## lint: vet, formatting, golangci-lint (.golangci.yml), dead code and template checks. The linters
+## are pinned and run with `go run`: nothing to install.
 lint: lint-template
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GOLANGCI_LINT) run ./...
+	@out=$$($(DEADCODE) -test ./...); if [ -n "$$out" ]; then echo "deadcode: unreachable functions:"; echo "$$out"; exit 1; fi
 
 ## lint-template: check template.yaml with cfn-lint (it knows AWS SAM), where cfn-lint is installed.
 lint-template:

@@ -197,14 +197,13 @@ func (c *cli) checkCatalog(args []string) error {
 
 // migrate opens the warehouse DATABASE_URL names and migrates it.
 func (c *cli) migrate(ctx context.Context) error {
-	cfg, err := loadConfig(c.getenv)
-	if err != nil {
+	if _, err := loadConfig(c.getenv); err != nil {
 		return err
 	}
 	if c.getenv(envDatabaseURL) == "" {
 		return fmt.Errorf("%s is not set: there is no warehouse to migrate", envDatabaseURL)
 	}
-	dec, err := secrets.New(ctx, cfg.plaintextSecrets, cfg.functionName)
+	dec, err := secrets.FromEnv(ctx, c.getenv)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/acmecheckout/reports/internal/fred"
 	"github.com/acmecheckout/reports/internal/markets"
 	"github.com/acmecheckout/reports/internal/quandl"
+	"github.com/acmecheckout/reports/internal/secrets"
 )
 
 // The settings, from the environment (README: "The markets ETL").
@@ -19,12 +20,10 @@ const (
 	envQuandlAPIKey      = "QUANDL_API_KEY"
 	envFredAPIKey        = "FRED_API_KEY"
 	envDatabaseURL       = "DATABASE_URL"
-	envPlaintextSecrets  = "SECRETS_PLAINTEXT"
 	envQuandlBaseURL     = "QUANDL_BASE_URL"
 	envFredBaseURL       = "FRED_BASE_URL"
 	envQuandlConcurrency = "QUANDL_CONCURRENCY"
 	envHealthcheckURL    = "HEALTHCHECK_URL"
-	envFunctionName      = "AWS_LAMBDA_FUNCTION_NAME"
 	envTaskRoot          = "LAMBDA_TASK_ROOT"
 	envRuntimeAPI        = "AWS_LAMBDA_RUNTIME_API"
 )
@@ -41,15 +40,15 @@ type config struct {
 	fredBaseURL       string
 	healthcheckURL    string
 	quandlConcurrency int
-	plaintextSecrets  bool
-	// functionName is AWS_LAMBDA_FUNCTION_NAME: the KMS encryption context
-	// and the metrics' FunctionName.
+	// functionName is AWS_LAMBDA_FUNCTION_NAME, the metrics' FunctionName
+	// (secrets.FromEnv reads it as the KMS encryption context).
 	functionName string
 }
 
 // loadConfig reads the configuration from getenv, with defaults, and
 // rejects malformed values. A relative ETL_CATALOG is a path in the
-// function's bundle (LAMBDA_TASK_ROOT) when that is set.
+// function's bundle (LAMBDA_TASK_ROOT) when that is set. The secrets'
+// settings (SECRETS_PLAINTEXT, ...) are secrets.FromEnv's.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		catalogPath:       catalogPath(getenv),
@@ -57,7 +56,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		fredBaseURL:       getenv(envFredBaseURL),
 		healthcheckURL:    getenv(envHealthcheckURL),
 		quandlConcurrency: 1,
-		functionName:      getenv(envFunctionName),
+		functionName:      getenv(secrets.EnvFunctionName),
 	}
 	if c.quandlBaseURL == "" {
 		c.quandlBaseURL = quandl.DefaultBaseURL
@@ -79,13 +78,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return config{}, fmt.Errorf("%s %q: want an integer from 1 to %d", envQuandlConcurrency, s, maxQuandlConcurrency)
 		}
 		c.quandlConcurrency = n
-	}
-	switch s := getenv(envPlaintextSecrets); s {
-	case "", "false":
-	case "true":
-		c.plaintextSecrets = true
-	default:
-		return config{}, fmt.Errorf("%s %q: want true or false", envPlaintextSecrets, s)
 	}
 	return c, nil
 }

@@ -52,7 +52,7 @@ func newWiring(getenv func(string) string, catalogFlag string, logger *slog.Logg
 // migrates the warehouse and builds the source clients. metrics receives
 // the EMF lines (nil: none).
 func (w *wiring) appConfig(ctx context.Context, metrics io.Writer) (etl.Config, error) {
-	dec, err := secrets.New(ctx, w.cfg.plaintextSecrets, w.cfg.functionName)
+	dec, err := secrets.FromEnv(ctx, w.getenv)
 	if err != nil {
 		return etl.Config{}, err
 	}

@@ -49,3 +49,17 @@ func (j Job) DefaultStaleAfterDays() int {
 // RevisionDays is how far before its newest stored date an incremental load
 // of a series starts, so that revised values are reloaded (SPEC §6).
 const RevisionDays = 7
+
+// Datasets returns the datasets the embedded default catalog (SPEC §5) loads
+// for the job, in catalog order (none for an unknown job).
+func (j Job) Datasets() []Dataset {
+	c, err := DefaultCatalog()
+	if err != nil { // the embedded catalog is valid: TestDefaultCatalog
+		return nil
+	}
+	var out []Dataset
+	for _, e := range c.Job(j) {
+		out = append(out, e.Dataset)
+	}
+	return out
+}

@@ -38,6 +38,9 @@ func TestDefaultCatalog(t *testing.T) {
 	if n := len(c.Series); n != 14 {
 		t.Errorf("catalog has %d datasets, want 14", n)
 	}
+	if ds := markets.RealEstate.Datasets(); len(ds) != 1 || ds[0].String() != "ZILLOW/Z94108_ZHVIAH" || len(markets.Job("crypto").Datasets()) != 0 {
+		t.Errorf("RealEstate.Datasets() = %v", ds)
+	}
 	if n := c.Count(markets.SourceQuandl); n != 14 {
 		t.Errorf("%d quandl entries, want all 14", n)
 	}

@@ -137,3 +137,35 @@ func TestNewNeedsFunctionName(t *testing.T) {
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestFromEnv(t *testing.T) {
+	testenv.AWSEnv(t)
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	tests := []struct {
+		name    string
+		getenv  func(string) string
+		want    string
+		wantErr string
+	}{
+		{"plaintext", env("SECRETS_PLAINTEXT", "true"), "secrets.Plaintext", ""},
+		{"KMS", env("AWS_LAMBDA_FUNCTION_NAME", "reports-api"), "*secrets.KMS", ""},
+		{"KMS, explicitly", env("SECRETS_PLAINTEXT", "false", "AWS_LAMBDA_FUNCTION_NAME", "reports-api"), "*secrets.KMS", ""},
+		{"KMS without a function name", env(), "", "AWS_LAMBDA_FUNCTION_NAME is not set"},
+		{"bad SECRETS_PLAINTEXT", env("SECRETS_PLAINTEXT", "yes"), "", `SECRETS_PLAINTEXT "yes": want true or false`},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			d, err := secrets.FromEnv(context.Background(), tc.getenv)
+			if got := fmt.Sprintf("%T", d); (tc.wantErr == "" && (err != nil || got != tc.want)) ||
+				(tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr))) {
+				t.Errorf("FromEnv = %s, %v; want %s, %q", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

@@ -100,6 +100,19 @@ func assertPermissions(t *testing.T, s *stack, id string, want map[string][]stri
 	}
 }
 
+// vpcPermissions are what a function in a VPC needs for its network
+// interfaces (as AWSLambdaVPCAccessExecutionRole).
+func vpcPermissions() map[string][]string {
+	return map[string][]string{
+		"ec2:CreateNetworkInterface":     {"*"},
+		"ec2:DescribeNetworkInterfaces":  {"*"},
+		"ec2:DescribeSubnets":            {"*"},
+		"ec2:DeleteNetworkInterface":     {"*"},
+		"ec2:AssignPrivateIpAddresses":   {"*"},
+		"ec2:UnassignPrivateIpAddresses": {"*"},
+	}
+}
+
 // readable decodes the intrinsic functions of a permission map for messages.
 func readable(m map[string][]string) map[string][]string {
 	out := map[string][]string{}
@@ -115,7 +128,14 @@ func readable(m map[string][]string) map[string][]string {
 // for the ETL function, as the Lambda console's encryption helper makes them.
 func assertEncryptionContext(t *testing.T, s *stack, st map[string]any) {
 	t.Helper()
-	fn := s.mustFunction(t, "EtlFunction")
+	assertEncryptionContextOf(t, s, st, "EtlFunction")
+}
+
+// assertEncryptionContextOf checks a statement only holds for ciphertexts
+// made for the function fnID.
+func assertEncryptionContextOf(t *testing.T, s *stack, st map[string]any, fnID string) {
+	t.Helper()
+	fn := s.mustFunction(t, fnID)
 	want := map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:LambdaFunctionName": *fn.FunctionName}}
 	if !reflect.DeepEqual(st["Condition"], want) {
 		t.Errorf("condition %v, want the encryption context LambdaFunctionName = %s", st["Condition"], decoded(*fn.FunctionName))

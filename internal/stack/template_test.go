@@ -71,6 +71,7 @@ func TestFunctions(t *testing.T) {
 	}{
 		{"AggregatorFunction", "AggregatorLogGroup", "AggregatorRole", "./cmd/aggregator", 30, 256},
 		{"EtlFunction", "EtlLogGroup", "EtlRole", "./cmd/etl", 300, 256},
+		{"ApiFunction", "ApiLogGroup", "ApiRole", "./cmd/api", 10, 512},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.id), func(t *testing.T) {
@@ -435,14 +436,7 @@ func TestEtlVpcAndPermissions(t *testing.T) {
 		"logs:CreateLogStream": {getAtt("EtlLogGroup", "Arn")},
 		"logs:PutLogEvents":    {getAtt("EtlLogGroup", "Arn")},
 	}
-	vpc := map[string][]string{
-		"ec2:CreateNetworkInterface":     {"*"},
-		"ec2:DescribeNetworkInterfaces":  {"*"},
-		"ec2:DescribeSubnets":            {"*"},
-		"ec2:DeleteNetworkInterface":     {"*"},
-		"ec2:AssignPrivateIpAddresses":   {"*"},
-		"ec2:UnassignPrivateIpAddresses": {"*"},
-	}
+	vpc := vpcPermissions()
 	const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 	cases := []struct {
 		name      string
@@ -567,6 +561,9 @@ func TestReaderRole(t *testing.T) {
 				"dynamodb:BatchGetItem":  tableAndIndexes,
 				"dynamodb:Query":         tableAndIndexes,
 				"dynamodb:DescribeTable": tableAndIndexes,
+				// The read API's function URL (AWS_IAM) needs both.
+				"lambda:InvokeFunctionUrl": {getAtt("ApiFunction", "Arn")},
+				"lambda:InvokeFunction":    {getAtt("ApiFunction", "Arn")},
 			})
 			if len(role.ManagedPolicyArns) != 0 {
 				t.Errorf("managed policies %s, want none", show(role.ManagedPolicyArns))
@@ -578,7 +575,8 @@ func TestReaderRole(t *testing.T) {
 func TestNoWildcardActions(t *testing.T) {
 	scenarios := []map[string]any{
 		nil,
-		{"SubnetIds": "subnet-a", "SecurityGroupIds": "sg-1", "SecretsKeyArn": "arn:aws:kms:eu-west-1:1:key/x", "ExactlyOnce": "false"},
+		{"SubnetIds": "subnet-a", "SecurityGroupIds": "sg-1", "SecretsKeyArn": "arn:aws:kms:eu-west-1:1:key/x", "ExactlyOnce": "false",
+			"ApiDatabaseUrlCiphertext": "AQICAHhx", "ApiAllowOrigins": "https://reports.example.com"},
 	}
 	for i, overrides := range scenarios {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -623,6 +621,8 @@ func TestAlarms(t *testing.T) {
 		{"AggregatorThrottlesAlarm", "AWS/Lambda", "Throttles", "FunctionName", ref("AggregatorFunction"), "Sum", 0},
 		{"EtlErrorsAlarm", "AWS/Lambda", "Errors", "FunctionName", ref("EtlFunction"), "Sum", 0},
 		{"EtlThrottlesAlarm", "AWS/Lambda", "Throttles", "FunctionName", ref("EtlFunction"), "Sum", 0},
+		{"ApiErrorsAlarm", "AWS/Lambda", "Errors", "FunctionName", ref("ApiFunction"), "Sum", 0},
+		{"ApiServerErrorsAlarm", "AWS/Lambda", "Url5xxCount", "FunctionName", ref("ApiFunction"), "Sum", 0},
 	}
 	withTopic := mustLoad(t, map[string]any{"AlarmTopicArn": topic, "OldestMessageAgeAlarmSeconds": 600})
 	withoutTopic := mustLoad(t, map[string]any{"OldestMessageAgeAlarmSeconds": 600})
@@ -680,6 +680,8 @@ func TestOutputs(t *testing.T) {
 		{"ReaderRoleArn", getAtt("ReaderRole", "Arn"), "", s},
 		{"AggregatorFunctionName", ref("AggregatorFunction"), "", s},
 		{"EtlFunctionName", ref("EtlFunction"), "", s},
+		{"ApiUrl", getAtt("ApiFunctionUrl", "FunctionUrl"), "", s},
+		{"ApiFunctionName", ref("ApiFunction"), "", s},
 		{"SecretsKeyArn", getAtt("SecretsKey", "Arn"), "", s},
 		{"SecretsKeyArn", keyArn, "", withKey},
 	}

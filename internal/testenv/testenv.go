@@ -1,6 +1,7 @@
 // Package testenv starts the real protocol implementations the tests talk to:
-// DynamoDB (minidyn in process, dynalite from npm), SQS (fauxqs from npm) and a
-// scratch PostgreSQL database. It points the AWS SDK at them only through its
+// DynamoDB (minidyn in process, dynalite from npm), SQS (fauxqs from npm),
+// moto_server (many AWS services, CloudFormation among them) and a scratch
+// PostgreSQL database. It points the AWS SDK at them only through its
 // standard environment settings (AWS_ENDPOINT_URL_DYNAMODB, ...).
 //
 // A missing service skips the test on a developer machine but fails it when
@@ -47,7 +48,7 @@ func Missing(t testing.TB, service string, err error) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is required under CI=true but is not available: %v", service, err)
 	}
-	t.Skipf("%s not available (%v); run `make test`, which installs it, or set CI=true to fail instead", service, err)
+	t.Skipf("%s not available (%v); install it (`make deps` installs the npm emulators) or set CI=true to fail instead", service, err)
 }
 
 // AWSEnv isolates the SDK's default configuration from the machine (no shared
@@ -59,12 +60,23 @@ func AWSEnv(t testing.TB) {
 	t.Setenv("AWS_REGION", Region)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
+	unsetEnv(t, "AWS_SESSION_TOKEN")
+	unsetEnv(t, "AWS_PROFILE")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_ENDPOINT_URL", "")
+	unsetEnv(t, "AWS_ENDPOINT_URL")
+}
+
+// unsetEnv removes key from the environment until the test ends. (An empty
+// value is not the same to every client: Python's botocore, in moto_server and
+// the SAM transform, takes an empty AWS_PROFILE for a profile name.)
+func unsetEnv(t testing.TB, key string) {
+	t.Helper()
+	t.Setenv(key, "") // restores the previous value when the test ends
+	if err := os.Unsetenv(key); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Minidyn starts an in-process minidyn DynamoDB server, points
@@ -113,11 +125,22 @@ func StartNode(t testing.TB, name string, args, env []string, port string) strin
 	if _, err := exec.LookPath("node"); err != nil {
 		Missing(t, name, fmt.Errorf("node: %w", err))
 	}
+	u, _ := StartProcess(t, name, bin, args, env, port)
+	return u
+}
+
+// StartProcess runs the program at path with args and extra environment, its
+// output going to a log file, waits until 127.0.0.1:port accepts connections
+// and returns http://127.0.0.1:port and the log file's path. The process (and
+// its children) is killed when the test ends. A program that cannot start is
+// Missing.
+func StartProcess(t testing.TB, name, path string, args, env []string, port string) (url, logPath string) {
+	t.Helper()
 	logFile, err := os.CreateTemp(t.TempDir(), name+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -135,7 +158,7 @@ func StartNode(t testing.TB, name string, args, env []string, port string) strin
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return "http://" + addr
+			return "http://" + addr, logFile.Name()
 		}
 		if time.Now().After(deadline) {
 			out, _ := os.ReadFile(logFile.Name())
@@ -143,6 +166,22 @@ func StartNode(t testing.TB, name string, args, env []string, port string) strin
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Moto starts moto_server (the Python AWS emulator: CloudFormation, S3, IAM,
+// Lambda, SQS, DynamoDB, KMS, ...) on a free port, points AWS_ENDPOINT_URL
+// (every service) at it and returns its URL and the path of its log.
+func Moto(t testing.TB) (url, logPath string) {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		Missing(t, "moto_server (Python: pip install 'moto[server]')", err)
+	}
+	port := FreePort(t)
+	AWSEnv(t)
+	u, logPath := StartProcess(t, "moto_server", bin, []string{"-H", "127.0.0.1", "-p", port}, nil, port)
+	t.Setenv("AWS_ENDPOINT_URL", u)
+	return u, logPath
 }
 
 // NodeBin returns the path of node_modules/.bin/NAME in the module root.
