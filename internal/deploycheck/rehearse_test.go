@@ -76,6 +76,8 @@ var parameterSets = []struct {
 			"OldestMessageAgeAlarmSeconds":   "600",
 			"ApiDatabaseUrlCiphertext":       "AQICAHhapidatabaseurlciphertext==",
 			"ApiAllowOrigins":                "https://reports.example.com",
+			"EtlCatalog":                     "catalogs/maintained.json",
+			"FredApiKeyCiphertext":           "AQICAHhfredapikeyciphertext==",
 		})
 		return params
 	}},
