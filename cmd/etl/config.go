@@ -17,8 +17,8 @@ import (
 // The settings, from the environment (README: "The markets ETL").
 const (
 	envCatalog           = "ETL_CATALOG"
-	envQuandlAPIKey      = "QUANDL_API_KEY"
-	envFredAPIKey        = "FRED_API_KEY"
+	envQuandlAPIKey      = "QUANDL_API_KEY" //nolint:gosec // a setting's name, not a credential
+	envFredAPIKey        = "FRED_API_KEY"   //nolint:gosec // a setting's name, not a credential
 	envDatabaseURL       = "DATABASE_URL"
 	envQuandlBaseURL     = "QUANDL_BASE_URL"
 	envFredBaseURL       = "FRED_BASE_URL"
@@ -105,7 +105,7 @@ func loadCatalog(path, setting string) (markets.Catalog, error) {
 	if path == "" {
 		return markets.DefaultCatalog()
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // the catalog the operator names is meant to be read
 	if err != nil {
 		return markets.Catalog{}, fmt.Errorf("%s: %w (the build copies catalogs/ into the function's bundle: name a file there, e.g. catalogs/maintained.json)", setting, err)
 	}

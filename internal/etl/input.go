@@ -41,7 +41,7 @@ const inputShape = `{"jobs": [...], "startDate": "YYYY-MM-DD", "endDate": "YYYY-
 func DecodeInput(event []byte) (Input, error) {
 	fields, err := decodeObject(event)
 	if err != nil {
-		return Input{}, fmt.Errorf("%w: want %s: %v", ErrInvalidInput, inputShape, err)
+		return Input{}, fmt.Errorf("%w: want %s: %w", ErrInvalidInput, inputShape, err)
 	}
 	var in Input
 	for _, f := range []struct {
@@ -60,7 +60,7 @@ func DecodeInput(event []byte) (Input, error) {
 			return Input{}, fmt.Errorf("%w: %s: null; %s", ErrInvalidInput, f.name, f.omit)
 		}
 		if err := json.Unmarshal(raw, f.dst); err != nil {
-			return Input{}, fmt.Errorf("%w: %s: %v", ErrInvalidInput, f.name, err)
+			return Input{}, fmt.Errorf("%w: %s: %w", ErrInvalidInput, f.name, err)
 		}
 		if reflect.ValueOf(f.dst).Elem().Len() == 0 { // [] or ""
 			return Input{}, fmt.Errorf("%w: %s: empty; %s", ErrInvalidInput, f.name, f.omit)

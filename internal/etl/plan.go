@@ -60,7 +60,7 @@ func Plan(in Input, today markets.Date) ([]Window, error) {
 		for _, name := range in.Jobs {
 			j, err := markets.ParseJob(name)
 			if err != nil {
-				return nil, fmt.Errorf("%w: jobs: %v", ErrInvalidInput, err)
+				return nil, fmt.Errorf("%w: jobs: %w", ErrInvalidInput, err)
 			}
 			if !slices.Contains(jobs, j) {
 				jobs = append(jobs, j)

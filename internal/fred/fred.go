@@ -183,7 +183,7 @@ func (c *Client) fetch(ctx context.Context, e markets.Entry, start, end markets.
 		for i, o := range r.Observations {
 			d, err := markets.ParseDate(o.Date)
 			if err != nil {
-				return markets.Series{}, fmt.Errorf("%w: page %d observation %d: %v", ErrMalformed, page, i, err)
+				return markets.Series{}, fmt.Errorf("%w: page %d observation %d: %w", ErrMalformed, page, i, err)
 			}
 			if seen[d] {
 				return markets.Series{}, fmt.Errorf("%w: page %d: date %s appears twice", ErrMalformed, page, d)
@@ -211,7 +211,7 @@ func decode(body []byte) (observations, error) {
 	var r observations
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&r); err != nil {
-		return observations{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return observations{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if r.Count == nil || r.Observations == nil {
 		return observations{}, fmt.Errorf("%w: no count or observations", ErrMalformed)

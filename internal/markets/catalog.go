@@ -360,7 +360,7 @@ func (t Table) isValue(name string) bool {
 // isConstantColumn reports whether a constant may set c: a text column that
 // is not part of the key.
 func (t Table) isConstantColumn(c Column) bool {
-	return c.Kind == Text && !t.IsKey(c.Name) && !(t.Long && c.Name == ColKey)
+	return c.Kind == Text && !t.IsKey(c.Name) && (!t.Long || c.Name != ColKey)
 }
 
 // isConstant reports whether a constant may set the column called name.

@@ -99,7 +99,7 @@ func TestFetchRecorded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Dataset.String() != e.Dataset.String() || s.Dataset.Description != e.Description {
+			if s.Dataset.String() != e.String() || s.Dataset.Description != e.Description {
 				t.Errorf("dataset = %v, want %v", s.Dataset, e.Dataset)
 			}
 			if tc.columns != nil && !slices.Equal(s.Columns, tc.columns) {

@@ -87,9 +87,6 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sends requests with hc (default: one with a 60s timeout).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
-
 // WithLogger logs retries to l (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 
@@ -220,7 +217,7 @@ func (c *Client) timeLeft(ctx context.Context) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	return dl.Sub(time.Now()), true
+	return time.Until(dl), true
 }
 
 // acquire waits for a concurrency slot and for the rate limits, refusing
