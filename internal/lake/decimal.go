@@ -1,9 +1,11 @@
 package lake
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -25,74 +27,140 @@ var errInexact = errors.New("DECIMAL(38,18) cannot hold it exactly")
 // It never rounds: a number with a non-zero digit beyond the 18th decimal
 // place or above 20 integer digits is an error matching errInexact.
 func encodeDecimal(s string) ([]byte, error) {
-	digits, shift, neg, err := splitDecimal(s)
-	if err != nil {
-		return nil, err
-	}
-	// The unscaled value is digits × 10^shift.
-	if shift < 0 {
-		cut := len(digits) + shift
-		if cut < 0 {
-			cut = 0
-		}
-		if strings.Trim(digits[cut:], "0") != "" {
-			return nil, fmt.Errorf("%q: %w (more than %d decimal places)", s, errInexact, decimalScale)
-		}
-		digits = digits[:cut]
-	}
-	digits = strings.TrimLeft(digits, "0")
-	if digits != "" && shift > 0 {
-		if len(digits)+shift > decimalPrecision {
-			return nil, fmt.Errorf("%q: %w (more than %d integer digits)", s, errInexact, decimalPrecision-decimalScale)
-		}
-		digits += strings.Repeat("0", shift)
-	}
-	if len(digits) > decimalPrecision {
-		return nil, fmt.Errorf("%q: %w (more than %d integer digits)", s, errInexact, decimalPrecision-decimalScale)
-	}
 	out := make([]byte, decimalBytes)
-	if digits == "" {
-		return out, nil
-	}
-	var v big.Int
-	v.SetString(digits, 10)
-	if neg {
-		// Two's complement in 128 bits: 2^128 - |v|.
-		v.Sub(new(big.Int).Lsh(big.NewInt(1), 8*decimalBytes), &v)
-	}
-	v.FillBytes(out)
-	return out, nil
+	return out, encodeDecimalTo(out, s)
 }
 
-// splitDecimal reads a plain decimal number into its significant digits, the
-// power of ten that scales them to the unscaled DECIMAL(38,18) value, and its
-// sign.
-func splitDecimal(s string) (digits string, shift int, neg bool, err error) {
-	bad := func() (string, int, bool, error) {
-		return "", 0, false, fmt.Errorf("%q is not a decimal number", s)
+// encodeDecimalTo writes the encoding of s into out (16 bytes), with
+// 128-bit integer arithmetic: no allocation on the ETL's hot path.
+func encodeDecimalTo(out []byte, s string) error {
+	m, err := scanDecimal(s)
+	if err != nil {
+		return err
 	}
-	mant, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
-	if mant != "" && (mant[0] == '-' || mant[0] == '+') {
-		neg = mant[0] == '-'
-		mant = mant[1:]
+	// The unscaled value is the mantissa's digits × 10^shift: drop the
+	// digits a negative shift removes (they must be zeros), then scale up.
+	keep := len(m.digits) - m.dots
+	if m.shift < 0 {
+		keep = max(0, keep+m.shift)
 	}
-	intPart, frac, _ := strings.Cut(mant, ".")
-	digits = intPart + frac
-	if digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return bad()
-	}
-	e := 0
-	if hasExp {
-		// Exponents beyond ±10^6 cannot give a DECIMAL(38,18) anyway; the
-		// bound keeps the arithmetic far from overflow.
-		if e, err = strconv.Atoi(exp); err != nil || e > 1e6 || e < -1e6 {
-			if err == nil || errors.Is(err, strconv.ErrRange) {
-				return "", 0, false, fmt.Errorf("%q: %w (exponent out of range)", s, errInexact)
+	var v uint128
+	n := 0
+	for i := 0; i < len(m.digits); i++ {
+		c := m.digits[i]
+		if c == '.' {
+			continue
+		}
+		if n++; n > keep {
+			if c != '0' {
+				return fmt.Errorf("%q: %w (more than %d decimal places)", s, errInexact, decimalScale)
 			}
-			return bad()
+			continue
+		}
+		if v = v.mul10(uint64(c - '0')); !v.fits() {
+			return fmt.Errorf("%q: %w (more than %d integer digits)", s, errInexact, decimalPrecision-decimalScale)
 		}
 	}
-	return digits, decimalScale + e - len(frac), neg, nil
+	for i := 0; i < m.shift && v != (uint128{}); i++ {
+		if v = v.mul10(0); !v.fits() {
+			return fmt.Errorf("%q: %w (more than %d integer digits)", s, errInexact, decimalPrecision-decimalScale)
+		}
+	}
+	if m.neg {
+		v = v.negate()
+	}
+	binary.BigEndian.PutUint64(out[:8], v.hi)
+	binary.BigEndian.PutUint64(out[8:], v.lo)
+	return nil
+}
+
+// mantissa is a plain decimal number as read: its digits (with the decimal
+// point, if any), how many points (0 or 1), the power of ten that scales
+// the digits to the unscaled DECIMAL(38,18) value, and its sign.
+type mantissa struct {
+	digits string
+	dots   int
+	shift  int
+	neg    bool
+}
+
+// scanDecimal reads a plain decimal number: optional sign, digits with an
+// optional fraction, optional exponent.
+func scanDecimal(s string) (mantissa, error) {
+	bad := fmt.Errorf("%q is not a decimal number", s)
+	var m mantissa
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		m.neg = s[i] == '-'
+		i++
+	}
+	start, frac, digits := i, 0, 0
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			digits++
+			if m.dots > 0 {
+				frac++
+			}
+			continue
+		case c == '.' && m.dots == 0:
+			m.dots++
+			continue
+		}
+		break
+	}
+	if digits == 0 {
+		return mantissa{}, bad
+	}
+	m.digits = s[start:i]
+	exp := 0
+	if i < len(s) {
+		if s[i] != 'e' && s[i] != 'E' {
+			return mantissa{}, bad
+		}
+		e, err := strconv.Atoi(s[i+1:])
+		switch {
+		case errors.Is(err, strconv.ErrRange) || err == nil && (e > 1e6 || e < -1e6):
+			// Far beyond what DECIMAL(38,18) holds; the bound keeps the
+			// arithmetic away from overflow.
+			return mantissa{}, fmt.Errorf("%q: %w (exponent out of range)", s, errInexact)
+		case err != nil:
+			return mantissa{}, bad
+		}
+		exp = e
+	}
+	m.shift = decimalScale + exp - frac
+	return m, nil
+}
+
+// uint128 is an unsigned 128-bit integer.
+type uint128 struct{ hi, lo uint64 }
+
+// max38 is 10^38: DECIMAL(38,18) holds unscaled values below it.
+var max38 = uint128{0x4b3b4ca85a86c47a, 0x098a224000000000}
+
+// mul10 returns v×10 + d (d < 10); on overflow past 2^128 the result no
+// longer fits (its hi part is saturated).
+func (v uint128) mul10(d uint64) uint128 {
+	hiCarry, lo := bits.Mul64(v.lo, 10)
+	hiHi, hi := bits.Mul64(v.hi, 10)
+	hi, c1 := bits.Add64(hi, hiCarry, 0)
+	lo, c2 := bits.Add64(lo, d, 0)
+	hi, c3 := bits.Add64(hi, 0, c2)
+	if hiHi != 0 || c1 != 0 || c3 != 0 {
+		return uint128{^uint64(0), ^uint64(0)}
+	}
+	return uint128{hi, lo}
+}
+
+// fits reports whether v < 10^38.
+func (v uint128) fits() bool { return v.hi < max38.hi || v.hi == max38.hi && v.lo < max38.lo }
+
+// negate returns the two's complement of v.
+func (v uint128) negate() uint128 {
+	lo, borrow := bits.Sub64(0, v.lo, 0)
+	hi, _ := bits.Sub64(0, v.hi, borrow)
+	return uint128{hi, lo}
 }
 
 // decodeDecimal returns the shortest exact text of a DECIMAL(38,18)
