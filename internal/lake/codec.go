@@ -49,6 +49,44 @@ func cellOf(k markets.Kind, v markets.Value) (parquet.Value, error) {
 	return parquet.ByteArrayValue([]byte(v.Text)), nil
 }
 
+// cellsOf converts one row's values of the given kinds into cells,
+// allocating the bytes of all its texts and decimals at once.
+func cellsOf(kinds []markets.Kind, values []markets.Value, out []parquet.Value) error {
+	size := 0
+	for i, v := range values {
+		switch {
+		case !v.Valid:
+		case kinds[i] == markets.Decimal:
+			size += decimalBytes
+		case kinds[i] == markets.Text:
+			size += len(v.Text)
+		}
+	}
+	buf := make([]byte, size)
+	for i, v := range values {
+		var err error
+		switch {
+		case !v.Valid:
+			out[i] = parquet.Value{}
+		case kinds[i] == markets.Decimal:
+			b := buf[:decimalBytes:decimalBytes]
+			buf = buf[decimalBytes:]
+			err = encodeDecimalTo(b, v.Text)
+			out[i] = parquet.FixedLenByteArrayValue(b)
+		case kinds[i] == markets.Text:
+			n := copy(buf, v.Text)
+			out[i] = parquet.ByteArrayValue(buf[:n:n])
+			buf = buf[n:]
+		default:
+			out[i], err = cellOf(kinds[i], v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // valueOf converts a stored cell back to a table value: a date as
 // YYYY-MM-DD, a number as its shortest exact decimal text.
 func valueOf(k markets.Kind, c parquet.Value) markets.Value {
@@ -195,13 +233,7 @@ func (c *codec) decode(body []byte) (rows []row, err error) {
 	for {
 		n, err := r.ReadRows(buf)
 		for _, pr := range buf[:n] {
-			out := make(row, len(c.table.Columns))
-			for _, v := range pr {
-				if !v.IsNull() {
-					out[column[v.Column()]] = v.Clone()
-				}
-			}
-			rows = append(rows, out)
+			rows = append(rows, c.copyRow(pr, column))
 		}
 		if errors.Is(err, io.EOF) {
 			return rows, nil
@@ -210,4 +242,33 @@ func (c *codec) decode(body []byte) (rows []row, err error) {
 			return nil, fmt.Errorf("%w: reading rows: %v", ErrUnreadable, err)
 		}
 	}
+}
+
+// copyRow returns a file row as a table row, copying the bytes of its texts
+// and decimals (the reader reuses its buffers) into one allocation.
+func (c *codec) copyRow(pr parquet.Row, column []int) row {
+	size := 0
+	for _, v := range pr {
+		if !v.IsNull() && (v.Kind() == parquet.ByteArray || v.Kind() == parquet.FixedLenByteArray) {
+			size += len(v.ByteArray())
+		}
+	}
+	buf := make([]byte, size)
+	out := make(row, len(c.table.Columns))
+	for _, v := range pr {
+		switch {
+		case v.IsNull():
+		case v.Kind() == parquet.ByteArray:
+			n := copy(buf, v.ByteArray())
+			out[column[v.Column()]] = parquet.ByteArrayValue(buf[:n:n])
+			buf = buf[n:]
+		case v.Kind() == parquet.FixedLenByteArray:
+			n := copy(buf, v.ByteArray())
+			out[column[v.Column()]] = parquet.FixedLenByteArrayValue(buf[:n:n])
+			buf = buf[n:]
+		default:
+			out[column[v.Column()]] = v
+		}
+	}
+	return out
 }

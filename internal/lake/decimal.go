@@ -87,7 +87,6 @@ type mantissa struct {
 // scanDecimal reads a plain decimal number: optional sign, digits with an
 // optional fraction, optional exponent.
 func scanDecimal(s string) (mantissa, error) {
-	bad := fmt.Errorf("%q is not a decimal number", s)
 	var m mantissa
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
@@ -110,13 +109,13 @@ func scanDecimal(s string) (mantissa, error) {
 		break
 	}
 	if digits == 0 {
-		return mantissa{}, bad
+		return mantissa{}, notDecimal(s)
 	}
 	m.digits = s[start:i]
 	exp := 0
 	if i < len(s) {
 		if s[i] != 'e' && s[i] != 'E' {
-			return mantissa{}, bad
+			return mantissa{}, notDecimal(s)
 		}
 		e, err := strconv.Atoi(s[i+1:])
 		switch {
@@ -125,13 +124,16 @@ func scanDecimal(s string) (mantissa, error) {
 			// arithmetic away from overflow.
 			return mantissa{}, fmt.Errorf("%q: %w (exponent out of range)", s, errInexact)
 		case err != nil:
-			return mantissa{}, bad
+			return mantissa{}, notDecimal(s)
 		}
 		exp = e
 	}
 	m.shift = decimalScale + exp - frac
 	return m, nil
 }
+
+// notDecimal is the error for text that is not a decimal number.
+func notDecimal(s string) error { return fmt.Errorf("%q is not a decimal number", s) }
 
 // uint128 is an unsigned 128-bit integer.
 type uint128 struct{ hi, lo uint64 }

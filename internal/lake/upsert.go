@@ -115,21 +115,39 @@ func rowsOf(c *codec, b markets.Batch) (present []bool, rows []row, err error) {
 		}
 	}
 	dataset, ticker := t.Index(markets.ColDataset), t.Index(markets.ColTicker)
+	keys := keyIndexes(t)
+	seen := make(map[string]bool, len(b.Rows))
+	kinds := make([]markets.Kind, len(b.Columns))
+	for j := range b.Columns {
+		kinds[j] = t.Columns[at[j]].Kind
+	}
+	cells := make([]parquet.Value, len(b.Columns))
 	rows = make([]row, len(b.Rows))
 	for i, in := range b.Rows {
 		if len(in) != len(b.Columns) {
 			return nil, nil, fmt.Errorf("row %d has %d values for %d columns", i, len(in), len(b.Columns))
 		}
+		if err := cellsOf(kinds, in, cells); err != nil {
+			// Convert again one by one to name the column.
+			for j, v := range in {
+				if _, err := cellOf(kinds[j], v); err != nil {
+					return nil, nil, fmt.Errorf("row %d column %s: %w", i, b.Columns[j], err)
+				}
+			}
+			return nil, nil, fmt.Errorf("row %d: %w", i, err)
+		}
 		r := make(row, len(t.Columns))
 		for j, v := range in {
-			col := t.Columns[at[j]]
-			if r[at[j]], err = cellOf(col.Kind, v); err != nil {
-				return nil, nil, fmt.Errorf("row %d column %s: %w", i, col.Name, err)
-			}
-			if !v.Valid && t.IsKey(col.Name) {
-				return nil, nil, fmt.Errorf("row %d: key column %s is NULL", i, col.Name)
+			r[at[j]] = cells[j]
+			if !v.Valid && t.IsKey(b.Columns[j]) {
+				return nil, nil, fmt.Errorf("row %d: key column %s is NULL", i, b.Columns[j])
 			}
 		}
+		k := keyString(keys, r)
+		if seen[k] {
+			return nil, nil, fmt.Errorf("two rows have the key %s", describeKey(t, keys, r))
+		}
+		seen[k] = true
 		if string(r[dataset].ByteArray()) != b.Dataset.Database || string(r[ticker].ByteArray()) != b.Dataset.Ticker {
 			return nil, nil, fmt.Errorf("row %d belongs to %s/%s, not to the batch's dataset", i, r[dataset].ByteArray(), r[ticker].ByteArray())
 		}
@@ -158,6 +176,11 @@ func (l *Lake) mergeObject(ctx context.Context, c *codec, key string, present []
 		merged, n, err := merge(c.table, old, present, rows)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", key, err)
+		}
+		if n == 0 && cur != nil && cur.sum == contentSum(cur.body) {
+			// Every row is as stored and the object is as the lake wrote
+			// it: encoding the same rows again would give the same bytes.
+			return 0, nil
 		}
 		body, err := c.encode(merged)
 		if err != nil {
