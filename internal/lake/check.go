@@ -206,10 +206,15 @@ func (r Report) Write(w io.Writer, format string) error {
 		cw.Flush()
 		return cw.Error()
 	case FormatTable, "":
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "rows\tbytes\t \tkey\tproblems\t")
+		// Numbers right-aligned, text left-aligned.
+		wr, wb := len("rows"), len("bytes")
 		for _, o := range r.Objects {
-			fmt.Fprintf(tw, "%d\t%d\t \t%s\t%s\t\n", o.Rows, o.Bytes, o.Key, strings.Join(o.Problems, "; "))
+			wr, wb = max(wr, len(strconv.Itoa(o.Rows))), max(wb, len(strconv.FormatInt(o.Bytes, 10)))
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "%*s  %*s\t%s\t%s\n", wr, "rows", wb, "bytes", "key", "problems")
+		for _, o := range r.Objects {
+			fmt.Fprintf(tw, "%*d  %*d\t%s\t%s\n", wr, o.Rows, wb, o.Bytes, o.Key, strings.Join(o.Problems, "; "))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
