@@ -100,8 +100,9 @@ func (l *Lake) list(ctx context.Context, prefix string) ([]listed, error) {
 }
 
 // isConflict reports whether a conditional write lost to another writer:
-// 412 Precondition Failed (the object changed or appeared) or 409
-// ConditionalRequestConflict (a concurrent conditional write).
+// 412 Precondition Failed (the object changed or appeared), 409
+// ConditionalRequestConflict (a concurrent conditional write), or 404
+// NoSuchKey (If-Match on an object deleted since it was read).
 func isConflict(err error) bool {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
@@ -110,7 +111,9 @@ func isConflict(err error) bool {
 			return true
 		}
 	}
-	return false
+	var missing *types.NoSuchKey
+	var api smithy.APIError
+	return errors.As(err, &missing) || errors.As(err, &api) && api.ErrorCode() == "NoSuchKey"
 }
 
 // describe adds what an operator needs to a few S3 errors: the bucket that
