@@ -35,6 +35,8 @@ var conflictBackoff = backoff.Policy{Base: 25 * time.Millisecond, Max: time.Seco
 // (a non-zero 19th decimal place, more than 20 integer digits) is an error,
 // and nothing of the series is written. An object that cannot be read as
 // its table's Parquet is an error matching ErrUnreadable, and is left as is.
+// Years are written at once (WithConcurrency): when one year's object fails,
+// the others may be written, each whole, and a re-run completes the series.
 func (l *Lake) Upsert(ctx context.Context, b markets.Batch) (int, error) {
 	n, err := l.upsert(ctx, b)
 	if err != nil {
