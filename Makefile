@@ -44,7 +44,8 @@ test-race: $(NODE_DEPS)
 ## figures, floors and targets (see BENCHMARKS.md). The raw `go test -bench` output goes to stderr.
 bench: $(NODE_DEPS)
 	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ ./internal/api/ 2>&1; \
-	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; } \
+	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; \
+	  $(GO) test -run '^$$' -bench LakeUpsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/lake/ 2>&1; } \
 	| $(GO) run ./cmd/bench
 
 ## build: the arm64 Lambda bootstrap binaries, as SAM builds them (the ETL's bundle with its catalogs/).
