@@ -12,15 +12,18 @@ import (
 	"time"
 
 	"github.com/acmecheckout/reports/internal/etl"
+	"github.com/acmecheckout/reports/internal/lake"
 	"github.com/acmecheckout/reports/internal/markets"
 	"github.com/acmecheckout/reports/internal/secrets"
 )
 
 // usage is the command's help text.
 const usage = `usage:
-  etl run [--catalog FILE] [--job NAME]... [--start YYYY-MM-DD] [--end YYYY-MM-DD]
+  etl run [--catalog FILE] [--lake s3://BUCKET/PREFIX] [--job NAME]...
+          [--start YYYY-MM-DD] [--end YYYY-MM-DD]
       load the catalog's series of the jobs (default: all) up to --end (default
-      today UTC): from --start, or else each series from its newest stored date
+      today UTC) into the warehouse (DATABASE_URL) and/or the lake (LAKE_URL, or
+      --lake): from --start, or else each series from its newest stored date
       minus 7 days (a series never loaded: the last 7 days, real estate 90).
       Windows longer than a year are loaded a year at a time. Progress goes to
       stderr, the JSON summary to stdout; exit 1 if a series failed, was retired
@@ -32,12 +35,15 @@ const usage = `usage:
       listed, naming the entry and the field. Needs no other setting.
   etl migrate
       bring the warehouse schema up to date.
+  etl lake check [--format table|json|csv] [--lake s3://BUCKET/PREFIX]
+      list every object of the lake (default LAKE_URL) with its row count and
+      what of it does not follow the layout; exit 1 if any does not.
   etl help
       print this help.
 jobs: currency, economics, equities, interest_rates, real_estate
 configuration: the environment variables in the README (ETL_CATALOG,
-QUANDL_API_KEY, FRED_API_KEY, DATABASE_URL, SECRETS_PLAINTEXT=true for
-plaintext secrets, ...).
+QUANDL_API_KEY, FRED_API_KEY, DATABASE_URL, LAKE_URL, SECRETS_PLAINTEXT=true
+for plaintext secrets, ...).
 `
 
 // errUsage reports a malformed command line, after printing why and usage.
@@ -87,6 +93,14 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 			return c.usageError("want: etl catalog check [FILE]")
 		}
 		return c.checkCatalog(args[2:])
+	case "lake":
+		if len(args) < 2 || args[1] != "check" {
+			if len(args) >= 2 && isHelp(args[1]) {
+				return errHelp
+			}
+			return c.usageError("want: etl lake check")
+		}
+		return c.checkLake(ctx, args[2:])
 	case "migrate":
 		if _, err := c.parse(flag.NewFlagSet("etl migrate", flag.ContinueOnError), args[1:], 0); err != nil {
 			return err
@@ -116,9 +130,10 @@ func today() markets.Date { return markets.DateOf(time.Now().UTC()) }
 
 func (c *cli) runJobs(ctx context.Context, args []string) error {
 	var in etl.Input
-	var catalogFile string
+	var catalogFile, lakeURL string
 	fs := flag.NewFlagSet("etl run", flag.ContinueOnError)
 	fs.StringVar(&catalogFile, "catalog", "", "catalog file (default ETL_CATALOG, or the embedded one)")
+	fs.StringVar(&lakeURL, "lake", "", "the lake, s3://BUCKET/PREFIX (default LAKE_URL)")
 	windowFlags(fs, &in)
 	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
@@ -129,7 +144,16 @@ func (c *cli) runJobs(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	w, err := newWiring(c.getenv, catalogFile, c.logger)
+	getenv := c.getenv
+	if lakeURL != "" {
+		getenv = func(k string) string {
+			if k == envLakeURL {
+				return lakeURL
+			}
+			return c.getenv(k)
+		}
+	}
+	w, err := newWiring(getenv, catalogFile, c.logger)
 	if err != nil {
 		return err
 	}
@@ -193,6 +217,24 @@ func (c *cli) checkCatalog(args []string) error {
 	}
 	fmt.Fprintf(c.stderr, "%s: valid, %d series (%s)\n", name, len(cat.Series), strings.Join(counts, ", "))
 	return nil
+}
+
+// checkLake checks the lake --lake or LAKE_URL names (lake.RunCheck).
+func (c *cli) checkLake(ctx context.Context, args []string) error {
+	format, lakeURL := lake.FormatTable, ""
+	fs := flag.NewFlagSet("etl lake check", flag.ContinueOnError)
+	fs.StringVar(&format, "format", format, "table, json or csv")
+	fs.StringVar(&lakeURL, "lake", "", "the lake, s3://BUCKET/PREFIX (default LAKE_URL)")
+	if _, err := c.parse(fs, args, 0); err != nil {
+		return err
+	}
+	if lakeURL == "" {
+		lakeURL = c.getenv(envLakeURL)
+	}
+	if lakeURL == "" {
+		return fmt.Errorf("%s is not set: name the lake with it or --lake", envLakeURL)
+	}
+	return lake.RunCheck(ctx, lakeURL, format, c.stdout, c.stderr, lake.WithLogger(c.logger))
 }
 
 // migrate opens the warehouse DATABASE_URL names and migrates it.

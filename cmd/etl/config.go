@@ -20,6 +20,7 @@ const (
 	envQuandlAPIKey      = "QUANDL_API_KEY" //nolint:gosec // a setting's name, not a credential
 	envFredAPIKey        = "FRED_API_KEY"   //nolint:gosec // a setting's name, not a credential
 	envDatabaseURL       = "DATABASE_URL"
+	envLakeURL           = "LAKE_URL"
 	envQuandlBaseURL     = "QUANDL_BASE_URL"
 	envFredBaseURL       = "FRED_BASE_URL"
 	envQuandlConcurrency = "QUANDL_CONCURRENCY"
@@ -118,7 +119,7 @@ func loadCatalog(path, setting string) (markets.Catalog, error) {
 
 // checkSettings rejects, at start, a configuration that could not run the
 // catalog: a secret its sources need is missing, or there is nowhere to
-// store the series.
+// store the series (neither DATABASE_URL nor LAKE_URL).
 func checkSettings(cat markets.Catalog, getenv func(string) string) error {
 	var errs []error
 	need := func(name string, n int, sources string) {
@@ -128,8 +129,8 @@ func checkSettings(cat markets.Catalog, getenv func(string) string) error {
 	}
 	need(envQuandlAPIKey, cat.Count(markets.SourceQuandl)+cat.Count(markets.SourceQuandlTable), "quandl and quandl-table")
 	need(envFredAPIKey, cat.Count(markets.SourceFRED), "fred")
-	if getenv(envDatabaseURL) == "" {
-		errs = append(errs, fmt.Errorf("%s is not set: the ETL needs somewhere to store the series", envDatabaseURL))
+	if getenv(envDatabaseURL) == "" && getenv(envLakeURL) == "" {
+		errs = append(errs, fmt.Errorf("neither %s nor %s is set: the ETL needs somewhere to store the series", envDatabaseURL, envLakeURL))
 	}
 	return errors.Join(errs...)
 }

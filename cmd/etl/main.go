@@ -2,14 +2,15 @@
 // (AWS_LAMBDA_RUNTIME_API set) it serves invocations {"jobs": [...],
 // "startDate": ..., "endDate": ...}; otherwise it is a command:
 //
-//	etl run [--catalog FILE] [--job NAME]... [--start DATE] [--end DATE]
+//	etl run [--catalog FILE] [--lake URL] [--job NAME]... [--start DATE] [--end DATE]
 //	etl catalog check [--format table|json|csv] [FILE]
+//	etl lake check [--format table|json|csv] [--lake URL]
 //	etl migrate
 //	etl help
 //
 // main only wires: it reads the configuration (README: "The markets ETL"),
-// builds the secrets, the warehouse and the source clients, and hands them
-// to internal/etl.
+// builds the secrets, the sinks (the warehouse, the lake) and the source
+// clients, and hands them to internal/etl.
 package main
 
 import (

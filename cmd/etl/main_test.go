@@ -122,7 +122,7 @@ func TestRun(t *testing.T) {
 		{name: "invalid input before config", args: []string{"run", "--job", "crypto"}, code: 1, stderr: `etl: invalid input: jobs: unknown job "crypto"`},
 		{name: "start after end", args: []string{"run", "--start", "2017-12-09", "--end", "2017-12-08"}, env: base, code: 1, stderr: "startDate 2017-12-09 is after endDate"},
 		{name: "settings checked by run", args: []string{"run"}, code: 1,
-			stderr: "etl: QUANDL_API_KEY is not set: the catalog has 14 quandl and quandl-table series\nDATABASE_URL is not set: the ETL needs somewhere to store the series"},
+			stderr: "etl: QUANDL_API_KEY is not set: the catalog has 14 quandl and quandl-table series\nneither DATABASE_URL nor LAKE_URL is set: the ETL needs somewhere to store the series"},
 		{name: "FRED key checked for a catalog with FRED series", args: []string{"run", "--catalog", maintained}, env: base.with("FRED_API_KEY", ""), code: 1,
 			stderr: "FRED_API_KEY is not set: the catalog has 18 fred series"},
 		{name: "migrate needs a database", args: []string{"migrate"}, code: 1, stderr: "DATABASE_URL is not set: there is no warehouse to migrate"},
@@ -153,6 +153,42 @@ func TestRun(t *testing.T) {
 				if strings.Contains(stdout.String()+stderr.String(), key) {
 					t.Errorf("%s leaked", key)
 				}
+			}
+		})
+	}
+}
+
+// TestRunWithTheLake: the lake (SPEC §7) as the only sink or beside the
+// warehouse, from LAKE_URL or --lake, and `etl lake check`.
+func TestRunWithTheLake(t *testing.T) {
+	testenv.GoFakeS3(t, "markets")
+	f := fredtest.NewServer(t, fredKey)
+	maintained := filepath.Join(root(t), "catalogs", "maintained.json")
+	lakeOnly := env{"SECRETS_PLAINTEXT": "true", "FRED_API_KEY": fredKey, "QUANDL_API_KEY": quandlKey, "FRED_BASE_URL": f.BaseURL,
+		"ETL_CATALOG": maintained, "LAKE_URL": "s3://markets/lake"}
+	both := lakeOnly.with("DATABASE_URL", testenv.Postgres(t), "LAKE_URL", "")
+	tests := []struct {
+		name   string
+		args   []string
+		env    env
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"the lake only", []string{"run", "--job", "currency", "--start", "2024-12-01", "--end", "2025-01-08"}, lakeOnly, 0, `"rowsWritten": 56`, ""},
+		{"again: nothing changes", []string{"run", "--job", "currency", "--start", "2024-12-01", "--end", "2025-01-08"}, lakeOnly, 0, `"rowsWritten": 0`, ""},
+		{"the warehouse and the lake (--lake)", []string{"run", "--lake", "s3://markets/lake", "--job", "currency", "--end", "2025-01-08"}, both, 0,
+			`"rowsWritten": 10`, ""}, // the warehouse catches up over the default week; the lake holds it already
+		{"lake check", []string{"lake", "check", "--format", "csv"}, lakeOnly, 0, "currency/year=2024/FRED.DEXUSEU.parquet", "lake check: 5/5 objects"},
+		{"lake check without a lake", []string{"lake", "check"}, env{}, 1, "", "etl: LAKE_URL is not set: name the lake with it or --lake"},
+		{"a lake that is not there", []string{"run", "--job", "currency"}, lakeOnly.with("LAKE_URL", "s3://nope/lake"), 1, "", "open lake s3://nope/lake"},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, tc.env.get, &stdout, &stderr)
+			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Errorf("exit %d, want %d\nstdout (want %q):\n%s\nstderr (want %q):\n%s", code, tc.code, tc.stdout, stdout.String(), tc.stderr, stderr.String())
 			}
 		})
 	}

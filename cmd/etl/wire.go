@@ -9,6 +9,7 @@ import (
 
 	"github.com/acmecheckout/reports/internal/etl"
 	"github.com/acmecheckout/reports/internal/fred"
+	"github.com/acmecheckout/reports/internal/lake"
 	"github.com/acmecheckout/reports/internal/markets"
 	"github.com/acmecheckout/reports/internal/quandl"
 	"github.com/acmecheckout/reports/internal/secrets"
@@ -83,7 +84,7 @@ func (w *wiring) connect(ctx context.Context, keys *secrets.Cache) (_ etl.Backen
 		}
 	}()
 	b := etl.Backend{Close: closeAll}
-	// The sinks. The lake (LAKE_URL, SPEC §7) joins the warehouse here.
+	// The sinks: the warehouse and the lake (SPEC §7), either or both.
 	if w.getenv(envDatabaseURL) != "" {
 		wh, err := openWarehouse(ctx, keys, w.logger)
 		if err != nil {
@@ -91,6 +92,13 @@ func (w *wiring) connect(ctx context.Context, keys *secrets.Cache) (_ etl.Backen
 		}
 		closers = append(closers, wh.Close)
 		b.Sinks = append(b.Sinks, wh)
+	}
+	if u := w.getenv(envLakeURL); u != "" {
+		l, err := lake.Open(ctx, u, lake.WithLogger(w.logger))
+		if err != nil {
+			return etl.Backend{}, err
+		}
+		b.Sinks = append(b.Sinks, l)
 	}
 
 	b.Sources = map[markets.Source]etl.Fetcher{}
