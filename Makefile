@@ -72,7 +72,7 @@ build-ApiFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/api
 
 ## deploy-check: rehearse `sam deploy` in moto_server: build and package the functions, apply the SAM
-## transform (aws-sam-translator), create the stack with two parameter sets, print its resources and
+## transform (aws-sam-translator), create the stack with three parameter sets, print its resources and
 ## outputs and what moto reads back (README.md, "Rehearsing a deploy"). Part of `make test` too.
 deploy-check:
 	$(GO) test -count=1 -v -timeout 10m ./internal/deploycheck/

@@ -76,10 +76,17 @@ var parameterSets = []struct {
 			"OldestMessageAgeAlarmSeconds":   "600",
 			"ApiDatabaseUrlCiphertext":       "AQICAHhapidatabaseurlciphertext==",
 			"ApiAllowOrigins":                "https://reports.example.com",
+			"LakeEnabled":                    "true",
+			"LakeBucketName":                 "existing-lake-bucket",
+			"LakePrefix":                     "markets-lake",
 			"EtlCatalog":                     "catalogs/maintained.json",
 			"FredApiKeyCiphertext":           "AQICAHhfredapikeyciphertext==",
 		})
 		return params
+	}},
+	{"lake-only", func(*testing.T, *clients) map[string]string {
+		// The lake in a bucket of the stack's own, and no PostgreSQL.
+		return map[string]string{"QuandlApiKeyCiphertext": ciphertexts["QuandlApiKeyCiphertext"], "DatabaseEnabled": "false", "LakeEnabled": "true"}
 	}},
 }
 

@@ -34,6 +34,10 @@ var unmodeledTypes = map[string]string{
 	"AWS::Lambda::EventInvokeConfig": "TestSchedules",
 	"AWS::SQS::QueuePolicy":          "TestQueuesDenyInsecureTransport",
 	"AWS::Lambda::Url":               "TestApiFunctionURL",
+	"AWS::S3::BucketPolicy":          "TestLakeBucket",
+	"AWS::Glue::Database":            "TestLakeGlueTablesMatchTheParquetSchema",
+	"AWS::Glue::Table":               "TestLakeGlueTablesMatchTheParquetSchema",
+	"AWS::Athena::WorkGroup":         "TestLakeWorkGroup",
 }
 
 // standInMarker starts every placeholder value, so a report can tell them.
