@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func history(t testing.TB, l *lake.Lake, job markets.Job, ticker string, start, 
 		if err != nil {
 			t.Fatalf("History: %v", err)
 		}
-		if want := b.Table.ColumnNames(); !slices.Equal(b.Columns, want) || b.Dataset != (markets.Dataset{}) {
+		if want := b.Table.ColumnNames(); !slices.Equal(b.Columns, want) || !reflect.ValueOf(b.Dataset).IsZero() {
 			t.Fatalf("History batch columns %v dataset %v, want every column %v and no dataset", b.Columns, b.Dataset, want)
 		}
 		out = append(out, texts(b)...)

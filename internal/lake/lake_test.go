@@ -138,7 +138,7 @@ func day(y int, m int, d int) markets.Date { return markets.Date{Year: y, Month:
 // series builds a series of the catalog's dataset db/ticker of job.
 func series(job markets.Job, db, ticker string, cols []string, rows ...markets.Row) markets.Series {
 	ds := markets.Dataset{Job: job, Database: db, Ticker: ticker, Description: db + "/" + ticker}
-	for _, c := range markets.Catalog() {
+	for _, c := range job.Datasets() {
 		if c.Database == db && c.Ticker == ticker {
 			ds = c
 		}
