@@ -36,7 +36,8 @@ type fakeSource struct {
 	errs    map[string]error
 	columns map[string][]string // code -> columns (default ["value"])
 	delay   time.Duration
-	asked   []string // "code start..end"
+	block   map[string]bool // codes whose fetch waits for ctx to end
+	asked   []string        // "code start..end"
 }
 
 func newFakeSource() *fakeSource {
@@ -53,8 +54,12 @@ func (f *fakeSource) has(code string, first, last markets.Date) {
 func (f *fakeSource) Fetch(ctx context.Context, e markets.Entry, start, end markets.Date) (markets.Series, error) {
 	f.mu.Lock()
 	f.asked = append(f.asked, fmt.Sprintf("%s %s..%s", e.Code, start, end))
-	first, last, err, cols := f.first[e.Code], f.last[e.Code], f.errs[e.Code], f.columns[e.Code]
+	first, last, err, cols, block := f.first[e.Code], f.last[e.Code], f.errs[e.Code], f.columns[e.Code], f.block[e.Code]
 	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return markets.Series{}, fmt.Errorf("fetch %s: %w", e.Code, ctx.Err())
+	}
 	if f.delay > 0 {
 		select {
 		case <-time.After(f.delay):
