@@ -6,10 +6,12 @@ SAM       ?= sam
 GOFLAGS   ?=
 NODE_DEPS := node_modules/.package-lock.json
 BIN       := bin
+GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+DEADCODE      := $(GO) run golang.org/x/tools/cmd/deadcode@v0.52.0
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: all demo test test-race bench build build-local deploy lint fmt deps clean \
-	build-AggregatorFunction build-EtlFunction lint-template local-up local-down
+.PHONY: all demo test test-race bench build build-local deploy deploy-check lint fmt deps clean \
+	build-AggregatorFunction build-EtlFunction build-ApiFunction lint-template local-up local-down
 
 all: build test
 
@@ -27,7 +29,8 @@ demo:
 	$(GO) run ./cmd/demo $(DEMO_FLAGS)
 
 ## test: every test, against real protocol implementations: DynamoDB Local (Java 17+), fauxqs,
-## local-kms, PostgreSQL, the Lambda Runtime Interface Emulator.
+## local-kms, PostgreSQL, moto_server, the Lambda Runtime Interface Emulator; the deploy rehearsal
+## among them.
 test: $(NODE_DEPS)
 	$(GO) vet ./...
 	$(GO) tool -n aws-lambda-rie >/dev/null   # build the Go emulators once, not in each test binary
@@ -41,8 +44,9 @@ test-race: $(NODE_DEPS)
 ## bench: the cost and speed benchmarks, side by side with the naive design; prints the table of
 ## figures, floors and targets (see BENCHMARKS.md). The raw `go test -bench` output goes to stderr.
 bench: $(NODE_DEPS)
-	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ 2>&1; \
-	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; } \
+	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ ./internal/api/ 2>&1; \
+	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; \
+	  $(GO) test -run '^$$' -bench LakeUpsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/lake/ 2>&1; } \
 	| $(GO) run ./cmd/bench
 
 ## local-up: DynamoDB Local on 127.0.0.1:4567 and fauxqs on 127.0.0.1:4566, in the background
@@ -54,10 +58,11 @@ local-up: $(NODE_DEPS)
 local-down:
 	$(GO) run ./cmd/sqsloop down
 
-## build: the arm64 Lambda bootstrap binaries, as SAM builds them.
+## build: the arm64 Lambda bootstrap binaries, as SAM builds them (the ETL's bundle with its catalogs/).
 build:
 	$(LAMBDA_BUILD) -o $(BIN)/aggregator/bootstrap ./cmd/aggregator
-	$(LAMBDA_BUILD) -o $(BIN)/etl/bootstrap ./cmd/etl
+	$(MAKE) build-EtlFunction ARTIFACTS_DIR=$(BIN)/etl
+	$(LAMBDA_BUILD) -o $(BIN)/api/bootstrap ./cmd/api
 
 ## build-local: the command-line tools for this machine.
 build-local:
@@ -67,18 +72,33 @@ build-local:
 build-AggregatorFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/aggregator
 
+# The ETL's bundle also holds catalogs/, so that ETL_CATALOG=catalogs/maintained.json (a path in
+# LAMBDA_TASK_ROOT) names a file in it.
 build-EtlFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/etl
+	rm -rf $(ARTIFACTS_DIR)/catalogs && cp -R catalogs $(ARTIFACTS_DIR)/catalogs
+
+build-ApiFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/api
+
+## deploy-check: rehearse `sam deploy` in moto_server: build and package the functions, apply the SAM
+## transform (aws-sam-translator), create the stack with three parameter sets, print its resources and
+## outputs and what moto reads back (README.md, "Rehearsing a deploy"). Part of `make test` too.
+deploy-check:
+	$(GO) test -count=1 -v -timeout 10m ./internal/deploycheck/
 
 ## deploy: build with SAM and deploy with the settings in samconfig.toml.
 deploy:
 	$(SAM) build
 	$(SAM) deploy
 
-## lint: vet, formatting and template checks.
+## lint: vet, formatting, golangci-lint (.golangci.yml), dead code and template checks. The linters
+## are pinned and run with `go run`: nothing to install.
 lint: lint-template
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GOLANGCI_LINT) run ./...
+	@out=$$($(DEADCODE) -test ./...); if [ -n "$$out" ]; then echo "deadcode: unreachable functions:"; echo "$$out"; exit 1; fi
 
 ## lint-template: check template.yaml with cfn-lint (it knows AWS SAM), where cfn-lint is installed.
 lint-template:

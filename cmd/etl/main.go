@@ -1,14 +1,21 @@
-// Command etl is the markets ETL (SPEC §5). Under Lambda (AWS_LAMBDA_RUNTIME_API
-// set) it serves invocations {"jobs": [...], "startDate": ..., "endDate": ...};
-// otherwise it is a command: `etl run [--job NAME]... [--start DATE] [--end DATE]`
-// or `etl migrate` (`etl help` needs no configuration). Configuration is
-// documented in internal/etl.
+// Command etl is the markets ETL (SPEC §5, §6). Under Lambda
+// (AWS_LAMBDA_RUNTIME_API set) it serves invocations {"jobs": [...],
+// "startDate": ..., "endDate": ...}; otherwise it is a command:
+//
+//	etl run [--catalog FILE] [--lake URL] [--job NAME]... [--start DATE] [--end DATE]
+//	etl catalog check [--format table|json|csv] [FILE]
+//	etl lake check [--format table|json|csv] [--lake URL]
+//	etl migrate
+//	etl help
+//
+// main only wires: it reads the configuration (README: "The markets ETL"),
+// builds the secrets, the sinks (the warehouse, the lake) and the source
+// clients, and hands them to internal/etl.
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -18,54 +25,64 @@ import (
 
 	"github.com/acmecheckout/reports/internal/etl"
 	"github.com/acmecheckout/reports/internal/lambdainit"
-	"github.com/acmecheckout/reports/internal/warehouse"
 )
 
 func main() {
-	os.Exit(run())
-}
-
-// run runs the program and returns its exit code: 0 on success, 1 when it
-// could not start or a run failed, 2 on a malformed command line. Returning
-// instead of exiting lets the deferred cleanup run.
-func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	deps := etl.Deps{Getenv: os.Getenv, Open: open, Logger: logger}
-	if runtimeAPI := os.Getenv("AWS_LAMBDA_RUNTIME_API"); runtimeAPI != "" {
-		return serve(ctx, runtimeAPI, deps, logger)
-	}
-	// The CLI parses its arguments first and reads the configuration only
-	// for a command that needs it: help works in any shell.
-	cli := &etl.CLI{Deps: deps, Stdout: os.Stdout, Stderr: os.Stderr}
-	if err := cli.Run(ctx, os.Args[1:]); err != nil {
-		if errors.Is(err, etl.ErrUsage) {
-			return 2
-		}
-		fmt.Fprintln(os.Stderr, "etl:", err)
-		return 1
-	}
-	return 0
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// serve runs the function under Lambda; a configuration error is posted to
-// the Runtime API's init/error before exiting 1.
-func serve(ctx context.Context, runtimeAPI string, deps etl.Deps, logger *slog.Logger) int {
-	app, err := etl.NewApp(ctx, deps)
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // could not start, or a run failed
+	exitUsage = 2 // malformed command line
+)
+
+// run runs the program and returns its exit code. Under Lambda it serves
+// invocations until the process ends (EMF metrics on stdout, logs on
+// stderr); otherwise it runs the command args (the summary or table on
+// stdout, logs and progress on stderr).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	if api := getenv(envRuntimeAPI); api != "" {
+		return serve(ctx, api, getenv, stdout, logger)
+	}
+	return (&cli{getenv: getenv, stdout: stdout, stderr: stderr, logger: logger}).run(ctx, args)
+}
+
+// serve runs the function under Lambda. A configuration error (including
+// an invalid catalog) is posted to the Runtime API's init/error before
+// exiting: no invocation runs with it. SIGTERM (sent when an extension is
+// registered, as WithEnableSIGTERM does) closes the warehouse's connections.
+func serve(ctx context.Context, api string, getenv func(string) string, stdout io.Writer, logger *slog.Logger) int {
+	app, err := lambdaApp(ctx, getenv, stdout, logger)
 	if err != nil {
 		logger.Error("markets etl cannot start", "error", err.Error())
-		if perr := lambdainit.PostError(ctx, runtimeAPI, lambdainit.ConfigError, err); perr != nil {
+		if perr := lambdainit.PostError(ctx, api, lambdainit.ConfigError, err); perr != nil {
 			logger.Error("report init error", "error", perr.Error())
 		}
-		return 1
+		return exitError
 	}
-	defer app.Close()
-	lambda.StartWithOptions(app, lambda.WithContext(ctx)) // app.Invoke: the raw payload, decoded strictly
-	return 0
+	// app.Invoke: the raw payload, decoded strictly. Start never returns.
+	lambda.StartWithOptions(app, lambda.WithContext(ctx), lambda.WithEnableSIGTERM(func() {
+		app.Close()
+		logger.Info("markets etl closed its connections on SIGTERM")
+	}))
+	return exitOK
 }
 
-// open connects to the warehouse.
-func open(ctx context.Context, databaseURL string) (etl.Warehouse, error) {
-	return warehouse.Open(ctx, databaseURL)
+// lambdaApp builds the App of the Lambda function.
+func lambdaApp(ctx context.Context, getenv func(string) string, metrics io.Writer, logger *slog.Logger) (*etl.App, error) {
+	w, err := newWiring(getenv, "", logger)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := w.appConfig(ctx, metrics)
+	if err != nil {
+		return nil, err
+	}
+	return etl.NewApp(cfg)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -85,19 +84,12 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 			return []purchase.Count{n}, err
 		}
 	case "list":
-		rep := purchase.Report(arg)
-		switch {
-		case !rep.Valid():
-			return usage("unknown report %q", arg)
-		case rep.Daily() && *day == "":
-			return usage("report %s is daily: give --day YYYY-MM-DD", rep)
-		case !rep.Daily() && *day != "":
-			return usage("report %s counts all time: it takes no --day", rep)
+		rep, err := purchase.ParseReport(arg)
+		if err != nil {
+			return usage("%v", err)
 		}
-		if *day != "" {
-			if _, err := time.Parse(time.DateOnly, *day); err != nil {
-				return usage("--day %q is not a day YYYY-MM-DD", *day)
-			}
+		if err := rep.CheckDay(*day); err != nil {
+			return usage("--day: %v", err)
 		}
 		query = func(r purchase.Reader) ([]purchase.Count, error) { return r.List(ctx, rep, *day) }
 	default:

@@ -34,6 +34,9 @@ type Results struct {
 var (
 	procsSuffix = regexp.MustCompile(`-\d+$`)
 	skipLine    = regexp.MustCompile(`^\s*--- SKIP: Benchmark(\S+)`)
+	// figuresLine is the tail of a benchmark result: iterations, then value
+	// and unit pairs.
+	figuresLine = regexp.MustCompile(`^\s*\d+(\s+[-+0-9.eE]+\s+\S+)+\s*$`)
 )
 
 // ParseResults reads `go test -bench` output. Lines it does not know are
@@ -42,6 +45,10 @@ func ParseResults(r io.Reader) (Results, error) {
 	res := Results{Figures: map[string]map[string]float64{}, Context: map[string]string{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	// pending is a benchmark whose name line had no figures: go test prints
+	// the name before running it, so a line the benchmark logs lands between
+	// the name and its figures, which then follow on a line of their own.
+	var pending string
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
@@ -49,6 +56,14 @@ func ParseResults(r io.Reader) (Results, error) {
 			name, figures, ok := parseBenchLine(line)
 			if ok {
 				res.Figures[name] = figures
+				pending = ""
+			} else {
+				pending = benchName(strings.Fields(line)[0])
+			}
+		case pending != "" && figuresLine.MatchString(line):
+			if _, figures, ok := parseBenchLine("Benchmark" + pending + " " + line); ok {
+				res.Figures[pending] = figures
+				pending = ""
 			}
 		case strings.HasPrefix(line, "--- FAIL") || strings.HasPrefix(line, "FAIL") || strings.HasPrefix(line, "panic:"):
 			res.Failures = append(res.Failures, line)
@@ -77,7 +92,7 @@ func parseBenchLine(line string) (string, map[string]float64, bool) {
 	if _, err := strconv.ParseInt(fields[1], 10, 64); err != nil {
 		return "", nil, false
 	}
-	name := procsSuffix.ReplaceAllString(strings.TrimPrefix(fields[0], "Benchmark"), "")
+	name := benchName(fields[0])
 	figures := map[string]float64{}
 	for i := 2; i+1 < len(fields); i += 2 {
 		v, err := strconv.ParseFloat(fields[i], 64)
@@ -87,6 +102,12 @@ func parseBenchLine(line string) (string, map[string]float64, bool) {
 		figures[fields[i+1]] = v
 	}
 	return name, figures, true
+}
+
+// benchName is a benchmark's name without the "Benchmark" prefix and the
+// -GOMAXPROCS suffix.
+func benchName(field string) string {
+	return procsSuffix.ReplaceAllString(strings.TrimPrefix(field, "Benchmark"), "")
 }
 
 // Get returns a benchmark's figure in unit.

@@ -22,6 +22,8 @@ func TestParseResults(t *testing.T) {
 		{bench.Ref{Bench: "HandlerCPU/no-io/ours", Unit: "allocs/op"}, 20070},
 		{bench.Ref{Bench: "WriteUnits/exactly-once/batch=100/ours", Unit: "bound-wu/event"}, 5.323},
 		{bench.Ref{Bench: "BinarySize/etl/ours", Unit: "MB"}, 13.24},
+		// A log line between a benchmark's name and its figures.
+		{bench.Ref{Bench: "WriteUnits/exactly-once/batch=100/naive", Unit: "wu/event"}, 12},
 	} {
 		t.Run(tc.ref.Bench+" "+tc.ref.Unit, func(t *testing.T) {
 			got, ok := res.Get(tc.ref)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -92,17 +91,11 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 
 // checkList rejects a report or day List cannot serve, with a clear reason.
 func checkList(r purchase.Report, day string) error {
-	switch {
-	case !r.Valid():
+	if !r.Valid() {
 		return fmt.Errorf("list: unknown report %q", r)
-	case r.Daily() && day == "":
-		return fmt.Errorf("list %s: a daily report needs a day (YYYY-MM-DD)", r)
-	case r.Daily():
-		if t, err := time.Parse(time.DateOnly, day); err != nil || t.Format(time.DateOnly) != day {
-			return fmt.Errorf("list %s: day %q is not a date YYYY-MM-DD", r, day)
-		}
-	case day != "":
-		return fmt.Errorf("list %s: an all-time report takes no day, got %q", r, day)
+	}
+	if err := r.CheckDay(day); err != nil {
+		return fmt.Errorf("list %s: %w", r, err)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func Fauxqs(nodeModules string, port int) (*Process, error) {
 		Name:     "fauxqs",
 		Endpoint: "http://" + addr,
 		Cmd:      cmd,
-		Ready:    func(ctx context.Context) error { return accepts(ctx, addr) },
+		Ready:    func(ctx context.Context) error { return Accepts(ctx, addr) },
 	}, nil
 }
 
@@ -141,9 +141,9 @@ func NodeModules(dir string) (string, error) {
 	}
 }
 
-// accepts reports whether addr accepts TCP connections: a Ready check for
+// Accepts reports whether addr accepts TCP connections: a Ready check for
 // emulators without a cheap request to make.
-func accepts(ctx context.Context, addr string) error {
+func Accepts(ctx context.Context, addr string) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

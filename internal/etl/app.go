@@ -1,3 +1,9 @@
+// Package etl is the markets ETL (SPEC §5, §6): it plans which jobs load
+// which windows, loads each series of the catalog from its source into
+// every sink, gives each series a status (ok, stale, failed, retired,
+// not_found) and reports a summary per job, in its answer, its logs and its
+// metrics. It runs as the cmd/etl Lambda function (App.Invoke) and as the
+// etl command (App.Run); cmd/etl wires the sources, sinks and secrets.
 package etl
 
 import (
@@ -5,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -12,75 +19,85 @@ import (
 	"time"
 
 	"github.com/acmecheckout/reports/internal/markets"
-	"github.com/acmecheckout/reports/internal/quandl"
-	"github.com/acmecheckout/reports/internal/secrets"
 )
 
-// Warehouse is the Store the App opens, migrates and closes
-// (*warehouse.Warehouse implements it).
-type Warehouse interface {
-	Store
-	Migrate(ctx context.Context) error
-	Close()
+// DefaultDeadlineMargin is how long before the invocation's deadline a run
+// stops loading, to report what it did (at most half the time left).
+const DefaultDeadlineMargin = 5 * time.Second
+
+// Backend is what runs load from and into, made once per process by
+// Config.Connect.
+type Backend struct {
+	// Sources fetch the entries of each source.
+	Sources map[markets.Source]Fetcher
+	// Sinks store the series (the warehouse, the lake); at least one.
+	Sinks []Sink
+	// Close releases them (e.g. the warehouse's connections); nil for none.
+	Close func()
 }
 
-// Deps are what the App is built from; only Getenv and Open are required.
-type Deps struct {
-	// Getenv reads the configuration (os.Getenv).
-	Getenv func(string) string
-	// Open connects to the warehouse (warehouse.Open).
-	Open func(ctx context.Context, databaseURL string) (Warehouse, error)
+// Config is what an App is made of; Catalog and Connect are required.
+type Config struct {
+	// Catalog is the series the jobs load.
+	Catalog markets.Catalog
+	// Connect makes the Backend (decrypting secrets, opening and migrating
+	// the warehouse, ...). The App calls it on its first run, and again on
+	// the next run after a failure.
+	Connect func(ctx context.Context) (Backend, error)
 	// Logger receives JSON logs (default: discard).
 	Logger *slog.Logger
-	// HTTPClient makes the Quandl requests and the health ping (default:
-	// one with a 60s timeout).
+	// Metrics receives one EMF line per job of each run (nil: none).
+	Metrics io.Writer
+	// FunctionName is the EMF metrics' FunctionName dimension.
+	FunctionName string
+	// HealthcheckURL, if set, is requested after every run in which no
+	// series failed; it may hold a token and is never logged.
+	HealthcheckURL string
+	// HTTPClient makes the health check request (default: 10s timeout).
 	HTTPClient *http.Client
-	// Now is the clock that sets the default window (default time.Now).
+	// Concurrency and ChunkDays are the Runner's (defaults
+	// DefaultConcurrency, DefaultChunkDays).
+	Concurrency int
+	ChunkDays   int
+	// DeadlineMargin is how long before an invocation's deadline loading
+	// stops (default DefaultDeadlineMargin).
+	DeadlineMargin time.Duration
+	// Now is the clock that dates runs (default time.Now).
 	Now func() time.Time
-	// ChunkDays is the longest window fetched at once (default DefaultChunkDays).
-	ChunkDays int
 }
 
-// App is the markets ETL of one process: it decrypts its secrets, connects
-// to the warehouse and migrates it once, on first use, then serves any number
-// of runs (Lambda invocations or a command).
+// App is the markets ETL of one process: it connects on first use, then
+// serves any number of runs (Lambda invocations or a command). It is safe
+// for concurrent use.
 type App struct {
-	cfg  Config
-	deps Deps
-	dec  secrets.Decrypter
-	log  *slog.Logger
+	cfg Config
 
 	mu      sync.Mutex
-	secret  map[string]string // decrypted settings
-	wh      Warehouse         // open and migrated
-	fetcher *quandl.Client
+	backend *Backend // connected
 }
 
-// NewApp reads the configuration and builds the App; it connects to nothing
-// yet. Errors are configuration errors.
-func NewApp(ctx context.Context, d Deps) (*App, error) {
-	if d.Getenv == nil || d.Open == nil {
-		return nil, errors.New("etl: Deps.Getenv and Deps.Open are required")
+// NewApp returns the App of cfg; it connects to nothing yet.
+func NewApp(cfg Config) (*App, error) {
+	if cfg.Connect == nil || len(cfg.Catalog.Series) == 0 {
+		return nil, errors.New("etl: Config.Catalog and Config.Connect are required")
 	}
-	cfg, err := ConfigFromEnv(d.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("etl config: %w", err)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	dec, err := secrets.New(ctx, cfg.PlaintextSecrets, cfg.FunctionName)
-	if err != nil {
-		return nil, fmt.Errorf("etl config: %w", err)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
+	if cfg.DeadlineMargin <= 0 {
+		cfg.DeadlineMargin = DefaultDeadlineMargin
 	}
-	if d.HTTPClient == nil {
-		d.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	return &App{cfg: cfg, deps: d, dec: dec, log: d.Logger, secret: map[string]string{}}, nil
+	return &App{cfg: cfg}, nil
 }
+
+// Today is the current UTC date by the App's clock.
+func (a *App) Today() markets.Date { return markets.DateOf(a.cfg.Now().UTC()) }
 
 // Invoke implements lambda.Handler (aws-lambda-go), so that Handle sees the
 // raw payload: the library's own decoding would drop data after the first
@@ -98,159 +115,100 @@ func (a *App) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 }
 
 // Handle is the Lambda handler: it validates the event (an Input, decoded
-// strictly; empty or null means the defaults), runs it, logs the summary and
-// returns it. It returns an error, after logging, when the input is invalid,
-// setup fails or any dataset failed.
+// strictly; empty or null means the defaults), runs it, stopping
+// DeadlineMargin before ctx's deadline so that the answer is still sent, and
+// returns the summary. It returns an error, after logging, when the input
+// is invalid, the backend cannot connect or a series failed, was retired or
+// was not found.
 func (a *App) Handle(ctx context.Context, event json.RawMessage) (Summary, error) {
 	in, err := DecodeInput(event)
 	if err != nil {
-		a.log.ErrorContext(ctx, "markets etl rejected its input", "error", err.Error())
+		a.cfg.Logger.ErrorContext(ctx, "markets etl rejected its input", "error", err.Error())
 		return Summary{}, err
 	}
-	windows, err := Plan(in, a.today())
+	windows, err := Plan(in, a.Today())
 	if err != nil {
-		a.log.ErrorContext(ctx, "markets etl rejected its input", "error", err.Error())
+		a.cfg.Logger.ErrorContext(ctx, "markets etl rejected its input", "error", err.Error())
 		return Summary{}, err
 	}
-	// Leave time to report before Lambda's deadline ends the process.
 	if dl, ok := ctx.Deadline(); ok {
+		margin := min(a.cfg.DeadlineMargin, time.Until(dl)/2)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-3*time.Second))
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
 		defer cancel()
 	}
 	return a.Run(ctx, windows)
 }
 
-// Run loads windows, logs the summary, pings the health check when all went
-// well, and returns the summary and Summary.Err (or the setup error).
+// Run loads windows, logs each job's figures and the summary, writes the
+// metrics, pings the health check when no series failed, and returns the
+// summary and Summary.Err (or the error connecting).
 func (a *App) Run(ctx context.Context, windows []Window) (Summary, error) {
-	r, err := a.runner(ctx)
+	log := a.cfg.Logger
+	b, err := a.connect(ctx)
 	if err != nil {
-		a.log.ErrorContext(ctx, "markets etl could not start", "error", err.Error())
+		log.ErrorContext(ctx, "markets etl could not start", "error", err.Error())
 		return Summary{}, err
 	}
+	r := &Runner{Catalog: a.cfg.Catalog, Sources: b.Sources, Sinks: b.Sinks,
+		Concurrency: a.cfg.Concurrency, ChunkDays: a.cfg.ChunkDays, Logger: log}
 	sum := r.Run(ctx, windows)
+	// Reporting must not depend on the run's context, which may have ended.
+	ctx = context.WithoutCancel(ctx)
+	logJobs(ctx, log, sum)
+	if a.cfg.Metrics != nil {
+		if err := WriteEMF(a.cfg.Metrics, a.cfg.FunctionName, a.cfg.Now(), sum); err != nil {
+			log.WarnContext(ctx, "metrics not written", "error", err.Error())
+		}
+	}
 	if err := sum.Err(); err != nil {
 		// The Lambda runtime answers only err: the full summary is in this line.
-		a.log.ErrorContext(ctx, "markets etl failed", "error", err.Error(), "summary", sum)
+		log.ErrorContext(ctx, "markets etl failed", "error", err.Error(), "summary", sum)
 		return sum, err
 	}
-	a.log.InfoContext(ctx, "markets etl succeeded", "summary", sum)
+	log.InfoContext(ctx, "markets etl succeeded", "summary", sum)
 	a.ping(ctx)
 	return sum, nil
 }
 
-// today is the current UTC date.
-func (a *App) today() markets.Date { return a.deps.today() }
-
-// today is the current UTC date by d.Now (default time.Now).
-func (d Deps) today() markets.Date {
-	now := d.Now
-	if now == nil {
-		now = time.Now
-	}
-	return markets.DateOf(now().UTC())
-}
-
-// Migrate opens the warehouse and brings its schema up to date.
-func (a *App) Migrate(ctx context.Context) error {
-	_, err := a.warehouse(ctx)
-	return err
-}
-
-// Close closes the warehouse connection, if open.
+// Close releases the backend, if connected. The App connects again if run
+// after.
 func (a *App) Close() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.wh != nil {
-		a.wh.Close()
-		a.wh = nil
+	if a.backend != nil && a.backend.Close != nil {
+		a.backend.Close()
 	}
+	a.backend = nil
 }
 
-// runner returns a Runner over the (once) opened warehouse and Quandl client.
-func (a *App) runner(ctx context.Context) (*Runner, error) {
-	wh, err := a.warehouse(ctx)
-	if err != nil {
-		return nil, err
-	}
+// connect makes the backend on first use; a failure is not remembered, so
+// the next run tries again.
+func (a *App) connect(ctx context.Context) (*Backend, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.fetcher == nil {
-		key, err := a.secretLocked(ctx, EnvQuandlAPIKey)
-		if err != nil {
-			return nil, err
-		}
-		c, err := quandl.New(a.cfg.QuandlBaseURL, key,
-			quandl.WithConcurrency(a.cfg.Concurrency), quandl.WithHTTPClient(a.deps.HTTPClient), quandl.WithLogger(a.log))
-		if err != nil {
-			return nil, fmt.Errorf("etl config: %w", err)
-		}
-		a.fetcher = c
-	}
-	return &Runner{
-		Fetcher: a.fetcher, Store: wh, Concurrency: a.cfg.Concurrency, ChunkDays: a.deps.ChunkDays,
-		Logger: a.log, Secrets: a.secretsLocked(),
-	}, nil
-}
-
-// warehouse opens and migrates the warehouse on first use; a failure is
-// not remembered, so the next run tries again.
-func (a *App) warehouse(ctx context.Context) (Warehouse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.wh != nil {
-		return a.wh, nil
-	}
-	dsn, err := a.secretLocked(ctx, EnvDatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	hide := secrets.DatabaseURLSecrets(dsn)
-	wh, err := a.deps.Open(ctx, dsn)
-	if err != nil {
-		return nil, secrets.Scrub(err, hide...)
+	if a.backend != nil {
+		return a.backend, nil
 	}
 	start := time.Now()
-	if err := wh.Migrate(ctx); err != nil {
-		wh.Close()
-		return nil, secrets.Scrub(fmt.Errorf("warehouse: %w", err), hide...)
-	}
-	a.log.InfoContext(ctx, "warehouse migrated", "took", time.Since(start).String())
-	a.wh = wh
-	return wh, nil
-}
-
-// secretLocked returns the decrypted setting name, decrypting it on first
-// use only. a.mu must be held.
-func (a *App) secretLocked(ctx context.Context, name string) (string, error) {
-	if v, ok := a.secret[name]; ok {
-		return v, nil
-	}
-	got, err := secrets.Resolve(ctx, a.dec, a.deps.Getenv, name)
+	b, err := a.cfg.Connect(ctx)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	a.secret[name] = got[name]
-	return got[name], nil
-}
-
-// secretsLocked returns every text to keep out of logs and errors. a.mu must
-// be held.
-func (a *App) secretsLocked() []string {
-	var out []string
-	for name, v := range a.secret {
-		if name == EnvDatabaseURL {
-			out = append(out, secrets.DatabaseURLSecrets(v)...)
-		} else {
-			out = append(out, v)
+	if len(b.Sinks) == 0 {
+		if b.Close != nil {
+			b.Close()
 		}
+		return nil, errors.New("etl: no sink to store series in")
 	}
-	return append(out, a.cfg.HealthcheckURL)
+	a.cfg.Logger.InfoContext(ctx, "markets etl connected", "took", time.Since(start).String(), "sinks", len(b.Sinks))
+	a.backend = &b
+	return a.backend, nil
 }
 
-// ping GETs HEALTHCHECK_URL, if set. A failure is logged, never returned;
-// the URL, which may hold a token, is not.
+// ping GETs HealthcheckURL, if set. A failure is logged, never returned; the
+// URL, which may hold a token, is not: only the transport error inside
+// net/http's *url.Error (which names the host, never the path) or the status.
 func (a *App) ping(ctx context.Context) {
 	if a.cfg.HealthcheckURL == "" {
 		return
@@ -258,13 +216,15 @@ func (a *App) ping(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.cfg.HealthcheckURL, nil)
+	if err != nil {
+		a.cfg.Logger.WarnContext(ctx, "health check ping failed", "error", "the health check URL is malformed")
+		return
+	}
+	resp, err := a.cfg.HTTPClient.Do(req)
 	if err == nil {
-		var resp *http.Response
-		if resp, err = a.deps.HTTPClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode >= 300 {
-				err = fmt.Errorf("HTTP %d", resp.StatusCode)
-			}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
 	}
 	if err != nil {
@@ -272,8 +232,8 @@ func (a *App) ping(ctx context.Context) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		a.log.WarnContext(ctx, "health check ping failed", "error", secrets.Scrub(err, a.cfg.HealthcheckURL).Error())
+		a.cfg.Logger.WarnContext(ctx, "health check ping failed", "error", err.Error())
 		return
 	}
-	a.log.InfoContext(ctx, "health check pinged")
+	a.cfg.Logger.InfoContext(ctx, "health check pinged")
 }

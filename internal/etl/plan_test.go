@@ -12,23 +12,23 @@ import (
 
 func TestPlan(t *testing.T) {
 	today := markets.Date{Year: 2017, Month: 12, Day: 7}
-	all := "currency 2017-12-01 2017-12-07, economics 2017-12-01 2017-12-07, equities 2017-12-01 2017-12-07, " +
-		"interest_rates 2017-12-01 2017-12-07, real_estate 2017-09-09 2017-12-07"
+	all := "currency incremental..2017-12-07, economics incremental..2017-12-07, equities incremental..2017-12-07, " +
+		"interest_rates incremental..2017-12-07, real_estate incremental..2017-12-07"
 	tests := []struct {
 		name    string
 		in      etl.Input
 		want    string // "job start end, ..."
 		wantErr string
 	}{
-		{name: "defaults: all jobs, last 7 days, real estate 90", want: all},
-		{name: "one job", in: etl.Input{Jobs: []string{"currency"}}, want: "currency 2017-12-01 2017-12-07"},
+		{name: "defaults: all jobs, incremental to today", want: all},
+		{name: "one job", in: etl.Input{Jobs: []string{"currency"}}, want: "currency incremental..2017-12-07"},
 		{name: "given order, duplicates dropped", in: etl.Input{Jobs: []string{"real_estate", "currency", "real_estate"}},
-			want: "real_estate 2017-09-09 2017-12-07, currency 2017-12-01 2017-12-07"},
+			want: "real_estate incremental..2017-12-07, currency incremental..2017-12-07"},
 		{name: "window", in: etl.Input{Jobs: []string{"currency", "real_estate"}, StartDate: "2017-12-01", EndDate: "2017-12-07"},
-			want: "currency 2017-12-01 2017-12-07, real_estate 2017-12-01 2017-12-07"},
-		{name: "one day", in: etl.Input{Jobs: []string{"economics"}, StartDate: "2016-02-29", EndDate: "2016-02-29"}, want: "economics 2016-02-29 2016-02-29"},
-		{name: "end only", in: etl.Input{Jobs: []string{"equities"}, EndDate: "2017-03-02"}, want: "equities 2017-02-24 2017-03-02"},
-		{name: "start only ends today", in: etl.Input{Jobs: []string{"equities"}, StartDate: "2017-01-01"}, want: "equities 2017-01-01 2017-12-07"},
+			want: "currency 2017-12-01..2017-12-07, real_estate 2017-12-01..2017-12-07"},
+		{name: "one day", in: etl.Input{Jobs: []string{"economics"}, StartDate: "2016-02-29", EndDate: "2016-02-29"}, want: "economics 2016-02-29..2016-02-29"},
+		{name: "end only", in: etl.Input{Jobs: []string{"equities"}, EndDate: "2017-03-02"}, want: "equities incremental..2017-03-02"},
+		{name: "start only ends today", in: etl.Input{Jobs: []string{"equities"}, StartDate: "2017-01-01"}, want: "equities 2017-01-01..2017-12-07"},
 		{name: "unknown job", in: etl.Input{Jobs: []string{"currency", "crypto"}}, wantErr: `jobs: unknown job "crypto": want one of currency, economics, equities, interest_rates, real_estate`},
 		{name: "bad start", in: etl.Input{StartDate: "2017-12-32"}, wantErr: `startDate: date "2017-12-32": want YYYY-MM-DD`},
 		{name: "bad end", in: etl.Input{EndDate: "12/07/2017"}, wantErr: `endDate: date "12/07/2017": want YYYY-MM-DD`},
@@ -49,7 +49,7 @@ func TestPlan(t *testing.T) {
 			}
 			var got []string
 			for _, w := range ws {
-				got = append(got, fmt.Sprintf("%s %s %s", w.Job, w.Start, w.End))
+				got = append(got, w.String())
 			}
 			if s := strings.Join(got, ", "); s != tc.want {
 				t.Errorf("Plan = %s\nwant   %s", s, tc.want)
@@ -58,35 +58,40 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
+// TestSeriesStart: without a start date each series loads from its newest
+// stored date minus 7 days, or the job's default window when never loaded;
+// a given start date wins.
+func TestSeriesStart(t *testing.T) {
+	d := func(s string) markets.Date {
+		v, err := markets.ParseDate(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	end := d("2017-12-08")
 	tests := []struct {
-		name    string
-		env     map[string]string
-		want    etl.Config
-		wantErr string
+		name   string
+		w      etl.Window
+		newest string // "" = never loaded
+		want   string
 	}{
-		{name: "defaults", env: map[string]string{}, want: etl.Config{QuandlBaseURL: "https://data.nasdaq.com/api/v3", Concurrency: 1}},
-		{name: "all set", env: map[string]string{
-			"QUANDL_BASE_URL": "http://127.0.0.1:8080/api/v3", "HEALTHCHECK_URL": "https://hc-ping.com/abc", "QUANDL_CONCURRENCY": "4",
-			"SECRETS_PLAINTEXT": "true", "AWS_LAMBDA_FUNCTION_NAME": "markets-etl",
-		}, want: etl.Config{QuandlBaseURL: "http://127.0.0.1:8080/api/v3", HealthcheckURL: "https://hc-ping.com/abc", Concurrency: 4, PlaintextSecrets: true, FunctionName: "markets-etl"}},
-		{name: "bad base URL", env: map[string]string{"QUANDL_BASE_URL": "data.nasdaq.com"}, wantErr: "QUANDL_BASE_URL"},
-		{name: "bad concurrency", env: map[string]string{"QUANDL_CONCURRENCY": "0"}, wantErr: "QUANDL_CONCURRENCY"},
-		{name: "too much concurrency", env: map[string]string{"QUANDL_CONCURRENCY": "100"}, wantErr: "QUANDL_CONCURRENCY"},
-		{name: "bad plaintext flag", env: map[string]string{"SECRETS_PLAINTEXT": "yes"}, wantErr: "SECRETS_PLAINTEXT"},
-		{name: "bad health URL not echoed", env: map[string]string{"HEALTHCHECK_URL": "hc-ping.com/secret-token"}, wantErr: "HEALTHCHECK_URL: want an http(s) URL"},
+		{"never loaded: the default window", etl.Window{Job: markets.Currency, End: end}, "", "2017-12-02"},
+		{"never loaded real estate: 90 days", etl.Window{Job: markets.RealEstate, End: end}, "", "2017-09-10"},
+		{"loaded yesterday: a week of revisions", etl.Window{Job: markets.Currency, End: end}, "2017-12-07", "2017-11-30"},
+		{"after a long outage: the whole gap", etl.Window{Job: markets.Currency, End: end}, "2016-06-30", "2016-06-23"},
+		{"stored past the end: the default window", etl.Window{Job: markets.Currency, End: end}, "2018-01-31", "2017-12-02"},
+		{"stored within a week after the end: from newest-7", etl.Window{Job: markets.Currency, End: end}, "2017-12-12", "2017-12-05"},
+		{"an explicit start wins", etl.Window{Job: markets.Currency, Start: d("2015-01-01"), End: end}, "2017-12-07", "2015-01-01"},
 	}
 	for i, tc := range tests {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
-			got, err := etl.ConfigFromEnv(func(k string) string { return tc.env[k] })
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "secret-token") {
-					t.Fatalf("error = %v, want one about %s", err, tc.wantErr)
-				}
-				return
+			var newest markets.Date
+			if tc.newest != "" {
+				newest = d(tc.newest)
 			}
-			if err != nil || got != tc.want {
-				t.Errorf("ConfigFromEnv = %+v, %v; want %+v", got, err, tc.want)
+			if got := tc.w.SeriesStart(newest, tc.newest != ""); got.String() != tc.want {
+				t.Errorf("SeriesStart = %s, want %s", got, tc.want)
 			}
 		})
 	}

@@ -24,6 +24,8 @@ import (
 // Runtime API and answers invocations over HTTP.
 type Emulator struct {
 	url    string
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the emulator has exited
 	stdout *syncBuffer
 	stderr *syncBuffer
 }
@@ -37,7 +39,8 @@ func Emulate(t testing.TB, bin string, env []string) *Emulator {
 	t.Helper()
 	rie := testenv.GoTool(t, "aws-lambda-rie")
 	addr := "127.0.0.1:" + testenv.FreePort(t)
-	e := &Emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	e := &Emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", done: make(chan struct{}),
+		stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	cmd := exec.Command(rie,
 		"--runtime-interface-emulator-address", addr,
 		"--runtime-api-address", "127.0.0.1:"+testenv.FreePort(t),
@@ -49,7 +52,8 @@ func Emulate(t testing.TB, bin string, env []string) *Emulator {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", rie, err)
 	}
-	done := make(chan struct{})
+	e.cmd = cmd
+	done := e.done
 	go func() {
 		_ = cmd.Wait()
 		close(done)
@@ -125,6 +129,22 @@ func isErrorDocument(body []byte) bool {
 		}
 	}
 	return true
+}
+
+// Shutdown ends the execution environment as Lambda does: the emulator gets
+// SIGTERM and passes it on to the function, which it kills if it has not
+// exited by the deadline. Shutdown returns when the emulator has exited, or
+// ctx ends.
+func (e *Emulator) Shutdown(ctx context.Context) error {
+	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("signal the emulator: %w", err)
+	}
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the emulator did not exit: %w", ctx.Err())
+	}
 }
 
 // Output returns what the emulator wrote to stdout so far: the function's

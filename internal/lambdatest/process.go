@@ -88,6 +88,10 @@ func (p *Process) Wait(ctx context.Context) (int, error) {
 	}
 }
 
+// Signal sends sig to the process, as Lambda sends SIGTERM at shutdown when
+// an extension is registered.
+func (p *Process) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Stdout returns what the process wrote to stdout so far.
 func (p *Process) Stdout() string { return p.stdout.String() }
 

@@ -22,9 +22,9 @@ func ParseJob(s string) (Job, error) {
 	return "", fmt.Errorf("unknown job %q: want one of %s", s, strings.Join(names, ", "))
 }
 
-// DefaultWindowDays is how many days, ending today, a run of the job loads
-// when no dates are given: 90 for real estate (monthly values published
-// late), 7 for the others.
+// DefaultWindowDays is how many days, ending at the run's end date, a run
+// loads for a series never loaded before (SPEC §5): 90 for real estate
+// (monthly values published late), 7 for the others.
 func (j Job) DefaultWindowDays() int {
 	if j == RealEstate {
 		return 90
@@ -32,38 +32,34 @@ func (j Job) DefaultWindowDays() int {
 	return 7
 }
 
-// Datasets returns the datasets the job loads (none for an unknown job).
-func (j Job) Datasets() []Dataset {
-	var out []Dataset
-	for _, d := range Catalog() {
-		if d.Job == j {
-			out = append(out, d)
-		}
+// DefaultStaleAfterDays is how many days a series of the job may go without
+// a new observation before it is stale (SPEC §6): 120 for economics
+// (quarterly figures), 70 for real estate (monthly, published late), 10 for
+// the daily series of the others.
+func (j Job) DefaultStaleAfterDays() int {
+	switch j {
+	case Economics:
+		return 120
+	case RealEstate:
+		return 70
 	}
-	return out
+	return 10
 }
 
-// Catalog returns every dataset of every job (SPEC §5), grouped by job in
-// the order of Jobs. It is the one place the jobs are defined.
-func Catalog() []Dataset {
-	return []Dataset{
-		{Currency, "CURRFX", "EURUSD", "Euro vs. US dollar exchange rate, daily"},
-		{Currency, "CURRFX", "GBPUSD", "British pound vs. US dollar exchange rate, daily"},
+// RevisionDays is how far before its newest stored date an incremental load
+// of a series starts, so that revised values are reloaded (SPEC §6).
+const RevisionDays = 7
 
-		{Economics, "FRED", "GDP", "US gross domestic product, billions of dollars, quarterly, seasonally adjusted annual rate"},
-		{Economics, "FRED", "M1", "US M1 money stock, billions of dollars"},
-		{Economics, "FRED", "DFF", "Effective federal funds rate, percent, daily"},
-		{Economics, "FRED", "UNRATE", "US civilian unemployment rate, percent, monthly, seasonally adjusted"},
-
-		{Equities, "WIKI", "FB", "Facebook Inc. (FB) prices, dividends, splits and trading volume"},
-		{Equities, "WIKI", "AMZN", "Amazon.com Inc. (AMZN) prices, dividends, splits and trading volume"},
-		{Equities, "WIKI", "GOOG", "Alphabet Inc. (GOOG) prices, dividends, splits and trading volume"},
-		{Equities, "WIKI", "NVDA", "Nvidia Corp. (NVDA) prices, dividends, splits and trading volume"},
-
-		{InterestRates, "FED", "RIFSPFF_N_D", "Federal funds effective rate, business day"},
-		{InterestRates, "USTREASURY", "YIELD", "US Treasury par yield curve rates"},
-		{InterestRates, "USTREASURY", "LONGTERMRATES", "US Treasury long-term rates"},
-
-		{RealEstate, "ZILLOW", "Z94108_ZHVIAH", "Zillow home value index, all homes, ZIP 94108 (San Francisco)"},
+// Datasets returns the datasets the embedded default catalog (SPEC §5) loads
+// for the job, in catalog order (none for an unknown job).
+func (j Job) Datasets() []Dataset {
+	c, err := DefaultCatalog()
+	if err != nil { // the embedded catalog is valid: TestDefaultCatalog
+		return nil
 	}
+	var out []Dataset
+	for _, e := range c.Job(j) {
+		out = append(out, e.Dataset)
+	}
+	return out
 }

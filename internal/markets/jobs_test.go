@@ -8,7 +8,11 @@ import (
 	"github.com/acmecheckout/reports/internal/markets"
 )
 
-func TestCatalog(t *testing.T) {
+func TestDefaultCatalog(t *testing.T) {
+	c, err := markets.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[markets.Job][]string{
 		markets.Currency:      {"CURRFX/EURUSD", "CURRFX/GBPUSD"},
 		markets.Economics:     {"FRED/GDP", "FRED/M1", "FRED/DFF", "FRED/UNRATE"},
@@ -19,22 +23,26 @@ func TestCatalog(t *testing.T) {
 	for i, j := range markets.Jobs() {
 		t.Run(fmt.Sprintf("%d %s", i, j), func(t *testing.T) {
 			var got []string
-			for _, d := range j.Datasets() {
-				if d.Job != j || d.Description == "" {
-					t.Errorf("%s: job %q, description %q", d, d.Job, d.Description)
+			for _, e := range c.Job(j) {
+				if e.Job != j || e.Description == "" || e.Source != markets.SourceQuandl || e.Code != e.String() ||
+					len(e.Columns)+len(e.Constants)+len(e.Filters) > 0 || e.StaleAfterDays != j.DefaultStaleAfterDays() {
+					t.Errorf("%s: %+v, want a plain quandl entry of SPEC §5", e, e)
 				}
-				got = append(got, d.String())
+				got = append(got, e.String())
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want[j]) {
 				t.Errorf("datasets = %v, want %v", got, want[j])
 			}
 		})
 	}
-	if n := len(markets.Catalog()); n != 14 {
+	if n := len(c.Series); n != 14 {
 		t.Errorf("catalog has %d datasets, want 14", n)
 	}
-	if _, err := markets.ParseZillowCode(markets.RealEstate.Datasets()[0].Ticker); err != nil {
-		t.Error(err)
+	if ds := markets.RealEstate.Datasets(); len(ds) != 1 || ds[0].String() != "ZILLOW/Z94108_ZHVIAH" || len(markets.Job("crypto").Datasets()) != 0 {
+		t.Errorf("RealEstate.Datasets() = %v", ds)
+	}
+	if n := c.Count(markets.SourceQuandl); n != 14 {
+		t.Errorf("%d quandl entries, want all 14", n)
 	}
 }
 
@@ -67,6 +75,15 @@ func TestDefaultWindowDays(t *testing.T) {
 		}
 		if got := j.DefaultWindowDays(); got != want {
 			t.Errorf("%s: %d days, want %d", j, got, want)
+		}
+	}
+}
+
+func TestDefaultStaleAfterDays(t *testing.T) {
+	want := map[markets.Job]int{markets.Currency: 10, markets.Economics: 120, markets.Equities: 10, markets.InterestRates: 10, markets.RealEstate: 70}
+	for _, j := range markets.Jobs() {
+		if got := j.DefaultStaleAfterDays(); got != want[j] {
+			t.Errorf("%s: %d days, want %d", j, got, want[j])
 		}
 	}
 }

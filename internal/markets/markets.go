@@ -1,6 +1,7 @@
-// Package markets is the domain of the markets ETL (SPEC §5): the jobs, the
-// datasets they load, and the time series the Quandl / Nasdaq Data Link API
-// returns, independent of HTTP and PostgreSQL.
+// Package markets is the domain of the markets ETL (SPEC §5 and §6): the jobs
+// and their tables, the catalog of series they load, the time series a source
+// returns and how Layout maps one onto its job's table, independent of HTTP,
+// PostgreSQL and S3.
 package markets
 
 import (
@@ -22,14 +23,23 @@ const (
 	RealEstate    Job = "real_estate"
 )
 
-// Dataset is one time series a job loads, e.g. {Currency, "CURRFX", "EURUSD"}.
-// Database is the warehouse's "dataset" column and Ticker its "ticker";
-// Description is what dw.markets shows for it.
+// Dataset is one time series a job loads, e.g. {Currency, "CURRFX", "EURUSD"},
+// and how its columns land in the job's table. Database is the warehouse's
+// "dataset" column and Ticker its "ticker"; Description is what dw.markets
+// shows for it.
 type Dataset struct {
 	Job         Job
 	Database    string
 	Ticker      string
 	Description string
+	// Columns renames source columns (as ColumnName maps them) to table
+	// columns, e.g. {"value": "rate"}; in interest_rates, to the key. A
+	// source column not named here keeps its mapped name.
+	Columns map[string]string
+	// Constants gives text columns of the table a fixed value, e.g.
+	// {"currency": "EUR"}; a column not given here is derived from the
+	// ticker as SPEC §5 says (currency, the Zillow code's parts).
+	Constants map[string]string
 }
 
 // String returns DATABASE/TICKER.
@@ -60,6 +70,19 @@ func DateOf(t time.Time) Date {
 // String returns YYYY-MM-DD.
 func (d Date) String() string {
 	return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day)
+}
+
+// MarshalText returns YYYY-MM-DD, so that a Date is a JSON string.
+func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses YYYY-MM-DD.
+func (d *Date) UnmarshalText(b []byte) error {
+	v, err := ParseDate(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
 }
 
 // Time returns midnight UTC of d.

@@ -56,9 +56,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bad datapoints %+v", dps)
 			}
 			seen[dp.Key] = true
-			if strings.Count(dp.Key, "|") < 1 || strings.ToLower(dp.Key) != strings.ToLower(dp.Key) {
+			if strings.Count(dp.Key, "|") < 1 {
 				t.Fatalf("bad datapoint %+v", dp)
 			}
+		}
+		// The merchant is written lower-case into its datapoints (SPEC §1).
+		if e.MerchantID != strings.ToLower(e.MerchantID) || !strings.HasSuffix(dps[3].Key, "|"+e.MerchantID) ||
+			!strings.HasPrefix(dps[4].Key, e.MerchantID+"|") {
+			t.Fatalf("merchant %q not lower-case in %+v", e.MerchantID, dps)
 		}
 		if !strings.HasPrefix(dps[1].Key, dps[0].Key+"|") || !strings.HasSuffix(dps[4].Key, "|"+string(e.Method)) {
 			t.Fatalf("inconsistent datapoints %+v", dps)

@@ -227,96 +227,124 @@ func parseMerchant(raw []byte) (string, *InvalidError) {
 	return string(b[:]), nil
 }
 
-// parseDate parses an RFC 3339 instant with a zone: YYYY-MM-DDTHH:MM:SS, then
-// optional fractional seconds, then Z or ±hh:mm. T and Z may be lower-case, as
-// RFC 3339 allows. Leap seconds (:60) are rejected.
+// parseDate parses the date field: an RFC 3339 instant with a zone (see
+// parseInstant).
 func parseDate(raw []byte) (time.Time, *InvalidError) {
 	const field = "date"
 	s, err := stringValue(field, raw)
 	if err != nil {
 		return time.Time{}, err
 	}
-	bad := func(why string) (time.Time, *InvalidError) {
+	t, why := parseInstant(s)
+	if why != "" {
 		return time.Time{}, invalid(field, "must be an RFC 3339 instant with a zone such as 2011-12-03T10:15:30Z (%s), got %s", why, quote(raw))
 	}
-	if len(s) < len("2006-01-02T15:04:05Z") {
-		return bad("too short")
+	return t, nil
+}
+
+// instantLayout is the fixed part of an RFC 3339 instant: d is a digit, T
+// may be lower-case.
+const instantLayout = "dddd-dd-ddTdd:dd:dd"
+
+// parseInstant parses YYYY-MM-DDTHH:MM:SS, optional fractional seconds, then Z
+// or ±hh:mm (T and Z may be lower-case, as RFC 3339 allows), into UTC. It
+// returns why s is not such an instant, or "". Leap seconds (:60) are
+// rejected.
+func parseInstant(s []byte) (time.Time, string) {
+	if len(s) < len(instantLayout)+1 {
+		return time.Time{}, "too short"
 	}
-	num := func(i, n int) (int, bool) {
-		v := 0
-		for _, c := range s[i : i+n] {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			v = v*10 + int(c-'0')
+	for i := range len(instantLayout) {
+		want, c := instantLayout[i], s[i]
+		if want == 'd' && (c < '0' || c > '9') || want != 'd' && c != want && !(want == 'T' && c == 't') {
+			return time.Time{}, "layout"
 		}
-		return v, true
 	}
-	year, ok1 := num(0, 4)
-	month, ok2 := num(5, 2)
-	day, ok3 := num(8, 2)
-	hour, ok4 := num(11, 2)
-	minute, ok5 := num(14, 2)
-	sec, ok6 := num(17, 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || s[4] != '-' || s[7] != '-' ||
-		(s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
-		return bad("layout")
-	}
-	switch {
-	case month < 1 || month > 12:
-		return bad("month out of range")
-	case day < 1 || day > daysIn(year, month):
-		return bad("day out of range")
-	case hour > 23:
-		return bad("hour out of range")
-	case minute > 59:
-		return bad("minute out of range")
-	case sec > 59:
-		return bad("second out of range")
-	}
-	i := 19
-	nanos := 0
-	if s[i] == '.' {
-		i++
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			if i-start < 9 {
-				nanos = nanos*10 + int(s[i]-'0')
-			}
-			i++
+	year, month, day := digits(s[0:4]), digits(s[5:7]), digits(s[8:10])
+	hour, minute, sec := digits(s[11:13]), digits(s[14:16]), digits(s[17:19])
+	for _, r := range [...]struct {
+		v, lo, hi int
+		why       string
+	}{
+		{month, 1, 12, "month out of range"}, {day, 1, daysIn(year, month), "day out of range"},
+		{hour, 0, 23, "hour out of range"}, {minute, 0, 59, "minute out of range"}, {sec, 0, 59, "second out of range"},
+	} {
+		if r.v < r.lo || r.v > r.hi {
+			return time.Time{}, r.why
 		}
-		digits := i - start
-		if digits == 0 {
-			return bad("empty fraction")
+	}
+	nanos, zone, why := fraction(s[len(instantLayout):])
+	if why != "" {
+		return time.Time{}, why
+	}
+	offset, why := zoneOffset(zone)
+	if why != "" {
+		return time.Time{}, why
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC).Add(-offset)
+	if y := t.Year(); y < 0 || y > 9999 {
+		return time.Time{}, "year out of range in UTC"
+	}
+	return t, ""
+}
+
+// digits is the value of a run of ASCII digits.
+func digits(s []byte) int {
+	v := 0
+	for _, c := range s {
+		v = v*10 + int(c-'0')
+	}
+	return v
+}
+
+// fraction reads optional fractional seconds (".123"; digits past the ninth
+// are dropped) from the start of s, and returns them as nanoseconds with what
+// follows, the zone.
+func fraction(s []byte) (nanos int, zone []byte, why string) {
+	if s[0] != '.' {
+		return 0, s, ""
+	}
+	i := 1
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if i <= 9 {
+			nanos = nanos*10 + int(s[i]-'0')
 		}
-		for ; digits < 9; digits++ {
+	}
+	switch n := i - 1; {
+	case n == 0:
+		return 0, nil, "empty fraction"
+	case i == len(s):
+		return 0, nil, "missing zone"
+	default:
+		for ; n < 9; n++ {
 			nanos *= 10
 		}
-		if i == len(s) {
-			return bad("missing zone")
-		}
 	}
-	offset := 0
-	switch zone := s[i:]; {
+	return nanos, s[i:], ""
+}
+
+// zoneOffset reads a zone, Z or ±hh:mm, as the offset from UTC.
+func zoneOffset(zone []byte) (time.Duration, string) {
+	switch {
 	case len(zone) == 1 && (zone[0] == 'Z' || zone[0] == 'z'):
-	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':':
-		oh, ok1 := num(i+1, 2)
-		om, ok2 := num(i+4, 2)
-		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return bad("zone offset out of range")
-		}
-		offset = (oh*60 + om) * 60
-		if zone[0] == '-' {
-			offset = -offset
-		}
-	default:
-		return bad("zone must be Z or ±hh:mm")
+		return 0, ""
+	case len(zone) != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':':
+		return 0, "zone must be Z or ±hh:mm"
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC).Add(-time.Duration(offset) * time.Second)
-	if y := t.Year(); y < 0 || y > 9999 {
-		return bad("year out of range in UTC")
+	for i, c := range zone[1:] {
+		if i != 2 && (c < '0' || c > '9') {
+			return 0, "zone offset out of range"
+		}
 	}
-	return t, nil
+	oh, om := digits(zone[1:3]), digits(zone[4:6])
+	if oh > 23 || om > 59 {
+		return 0, "zone offset out of range"
+	}
+	offset := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
+	if zone[0] == '-' {
+		offset = -offset
+	}
+	return offset, ""
 }
 
 func daysIn(year, month int) int {

@@ -18,6 +18,7 @@ import (
 	"github.com/acmecheckout/reports/internal/markets"
 	"github.com/acmecheckout/reports/internal/quandl"
 	"github.com/acmecheckout/reports/internal/quandl/quandltest"
+	"github.com/acmecheckout/reports/internal/webapi"
 )
 
 const apiKey = "qk-7f3a9c1e2b4d"
@@ -31,7 +32,7 @@ func mustDate(t *testing.T, s string) markets.Date {
 	return d
 }
 
-func mustClient(t *testing.T, base string, opts ...quandl.Option) *quandl.Client {
+func mustClient(t *testing.T, base string, opts ...webapi.Option) *quandl.Client {
 	t.Helper()
 	c, err := quandl.New(base, apiKey, opts...)
 	if err != nil {
@@ -40,19 +41,30 @@ func mustClient(t *testing.T, base string, opts ...quandl.Option) *quandl.Client
 	return c
 }
 
-func mustDataset(t *testing.T, name string) markets.Dataset {
+// defaultCatalog returns the embedded catalog of SPEC §5.
+func defaultCatalog(t *testing.T) markets.Catalog {
 	t.Helper()
-	for _, d := range markets.Catalog() {
-		if d.String() == name {
-			return d
+	c, err := markets.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// mustEntry returns the default catalog's entry for DATABASE/CODE.
+func mustEntry(t *testing.T, code string) markets.Entry {
+	t.Helper()
+	for _, e := range defaultCatalog(t).Series {
+		if e.Code == code {
+			return e
 		}
 	}
-	t.Fatalf("no dataset %s in the catalog", name)
-	return markets.Dataset{}
+	t.Fatalf("no entry %s in the default catalog", code)
+	return markets.Entry{}
 }
 
 // fastRetry keeps backoff short; Retry-After is still honoured.
-var fastRetry = quandl.WithRetry(3, time.Millisecond, 5*time.Millisecond)
+var fastRetry = webapi.WithRetry(3, time.Millisecond, 5*time.Millisecond)
 
 func TestFetchRecorded(t *testing.T) {
 	srv := quandltest.NewServer(t, apiKey)
@@ -82,13 +94,13 @@ func TestFetchRecorded(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(fmt.Sprintf("%d %s", i, tc.dataset), func(t *testing.T) {
-			ds := mustDataset(t, tc.dataset)
-			s, err := c.Fetch(context.Background(), ds, start, end)
+			e := mustEntry(t, tc.dataset)
+			s, err := c.Fetch(context.Background(), e, start, end)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Dataset != ds {
-				t.Errorf("dataset = %v, want %v", s.Dataset, ds)
+			if s.Dataset.String() != e.String() || s.Dataset.Description != e.Description {
+				t.Errorf("dataset = %v, want %v", s.Dataset, e.Dataset)
 			}
 			if tc.columns != nil && !slices.Equal(s.Columns, tc.columns) {
 				t.Errorf("columns = %q, want %q", s.Columns, tc.columns)
@@ -122,7 +134,7 @@ func TestFetchRecorded(t *testing.T) {
 func TestFetchNulls(t *testing.T) {
 	srv := quandltest.NewServer(t, apiKey)
 	c := mustClient(t, srv.BaseURL)
-	s, err := c.Fetch(context.Background(), mustDataset(t, "USTREASURY/YIELD"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
+	s, err := c.Fetch(context.Background(), mustEntry(t, "USTREASURY/YIELD"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +154,15 @@ func TestFetchErrors(t *testing.T) {
 		responses []quandltest.Response
 		key       string
 		dataset   string
+		retire    bool
 		want      error
 		code      string
 		requests  int
 	}{
-		{name: "unknown code", dataset: "WIKI/NOPE", want: quandl.ErrNotFound, code: "QECx02", requests: 1},
+		{name: "unknown code", dataset: "WIKI/NOPE", want: markets.ErrNotFound, code: "QECx02", requests: 1},
+		{name: "retired (410)", retire: true, want: markets.ErrRetired, requests: 1},
+		{name: "404 without a body", responses: []quandltest.Response{{Status: 404}}, want: quandl.ErrNotFound, requests: 1},
+		{name: "no subscription", responses: []quandltest.Response{{Status: 403, Body: "QEPx04"}}, want: quandl.ErrUnauthorized, code: "QEPx04", requests: 1},
 		{name: "bad API key 400", key: "wrong-key", want: quandl.ErrUnauthorized, code: "QEAx01", requests: 1},
 		{name: "bad API key 401", responses: []quandltest.Response{{Status: 401, Body: "QEAx01"}}, want: quandl.ErrUnauthorized, code: "QEAx01", requests: 1},
 		{name: "5xx every time", responses: []quandltest.Response{{Status: 500, Body: "QEMx01"}, {Status: 502, Body: "<html>bad gateway</html>"}, {Status: 503}}, want: quandl.ErrUnavailable, requests: 3},
@@ -170,17 +186,20 @@ func TestFetchErrors(t *testing.T) {
 				}
 			}
 			srv.Queue(tc.dataset, tc.responses...)
+			if tc.retire {
+				srv.Retire(tc.dataset)
+			}
 			key := apiKey
 			if tc.key != "" {
 				key = tc.key
 			}
 			var logs bytes.Buffer
-			c, err := quandl.New(srv.BaseURL, key, fastRetry, quandl.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+			c, err := quandl.New(srv.BaseURL, key, fastRetry, webapi.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 			if err != nil {
 				t.Fatal(err)
 			}
-			db, code, _ := strings.Cut(tc.dataset, "/")
-			_, err = c.Fetch(context.Background(), markets.Dataset{Database: db, Ticker: code}, mustDate(t, "2017-01-01"), mustDate(t, "2017-12-31"))
+			e := markets.Entry{Source: markets.SourceQuandl, Code: tc.dataset}
+			_, err = c.Fetch(context.Background(), e, mustDate(t, "2017-01-01"), mustDate(t, "2017-12-31"))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("error = %v, want %v", err, tc.want)
 			}
@@ -220,7 +239,7 @@ func TestFetchRetries(t *testing.T) {
 			}
 			srv.Queue("CURRFX/EURUSD", tc.responses...)
 			c := mustClient(t, srv.BaseURL, fastRetry)
-			s, err := c.Fetch(context.Background(), mustDataset(t, "CURRFX/EURUSD"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
+			s, err := c.Fetch(context.Background(), mustEntry(t, "CURRFX/EURUSD"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,8 +260,8 @@ func TestFetchRetries(t *testing.T) {
 func TestRetryAfterTooLong(t *testing.T) {
 	srv := quandltest.NewServer(t, apiKey)
 	srv.Queue("CURRFX/EURUSD", quandltest.Response{Status: 429, RetryAfter: "3600", Body: srv.ErrorBody(t, "QELx01")})
-	c := mustClient(t, srv.BaseURL, fastRetry, quandl.WithMaxRetryAfter(time.Minute))
-	_, err := c.Fetch(context.Background(), mustDataset(t, "CURRFX/EURUSD"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
+	c := mustClient(t, srv.BaseURL, fastRetry, webapi.WithMaxRetryAfter(time.Minute))
+	_, err := c.Fetch(context.Background(), mustEntry(t, "CURRFX/EURUSD"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
 	if !errors.Is(err, quandl.ErrRateLimited) || len(srv.Requests()) != 1 {
 		t.Fatalf("error = %v after %d requests, want rate limited after 1", err, len(srv.Requests()))
 	}
@@ -253,8 +272,8 @@ func TestTransportErrorRedactsKey(t *testing.T) {
 	base := dead.URL + "/api/v3"
 	dead.Close()
 	var logs bytes.Buffer
-	c := mustClient(t, base, fastRetry, quandl.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
-	_, err := c.Fetch(context.Background(), mustDataset(t, "FRED/GDP"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
+	c := mustClient(t, base, fastRetry, webapi.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	_, err := c.Fetch(context.Background(), mustEntry(t, "FRED/GDP"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
 	if err == nil {
 		t.Fatal("no error from a closed server")
 	}
@@ -269,10 +288,10 @@ func TestTransportErrorRedactsKey(t *testing.T) {
 func TestContextCancelStopsRetrying(t *testing.T) {
 	srv := quandltest.NewServer(t, apiKey)
 	srv.Queue("FRED/GDP", quandltest.Response{Status: 429, RetryAfter: "60"})
-	c := mustClient(t, srv.BaseURL)
+	c := mustClient(t, srv.BaseURL, webapi.WithMinRequestTime(time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := c.Fetch(ctx, mustDataset(t, "FRED/GDP"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
+	_, err := c.Fetch(ctx, mustEntry(t, "FRED/GDP"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error = %v, want deadline exceeded", err)
 	}
@@ -281,11 +300,11 @@ func TestContextCancelStopsRetrying(t *testing.T) {
 func TestConcurrencyLimit(t *testing.T) {
 	tests := []struct {
 		name string
-		opts []quandl.Option
+		opts []webapi.Option
 		want int
 	}{
 		{"sequential by default", nil, 1},
-		{"configurable", []quandl.Option{quandl.WithConcurrency(3)}, 3},
+		{"configurable", []webapi.Option{webapi.WithConcurrency(3)}, 3},
 	}
 	for i, tc := range tests {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
@@ -306,9 +325,9 @@ func TestConcurrencyLimit(t *testing.T) {
 			defer srv.Close()
 			c := mustClient(t, srv.URL+"/api/v3", tc.opts...)
 			var wg sync.WaitGroup
-			for _, ds := range markets.Catalog() {
+			for _, e := range defaultCatalog(t).Series {
 				wg.Go(func() {
-					if _, err := c.Fetch(context.Background(), ds, mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07")); err != nil {
+					if _, err := c.Fetch(context.Background(), e, mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07")); err != nil {
 						t.Error(err)
 					}
 				})
@@ -374,11 +393,11 @@ func TestEscapedKeyRedacted(t *testing.T) {
 			srv := httptest.NewServer(tc.handler)
 			t.Cleanup(srv.Close)
 			var logs bytes.Buffer
-			c, err := quandl.New(srv.URL, key, fastRetry, quandl.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+			c, err := quandl.New(srv.URL, key, fastRetry, webapi.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Fetch(context.Background(), mustDataset(t, "FRED/GDP"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
+			_, err = c.Fetch(context.Background(), mustEntry(t, "FRED/GDP"), mustDate(t, "2017-12-01"), mustDate(t, "2017-12-07"))
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "REDACTED") {
 				t.Fatalf("error = %v, want %q with the key redacted", err, tc.wantErr)
 			}

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/acmecheckout/reports/internal/markets"
 )
 
 // Kinds of failure, for errors.Is. An *Error matches the kind its HTTP status
 // and Quandl code denote.
 var (
-	// ErrNotFound: the dataset code does not exist (HTTP 404, QECx02).
+	// ErrNotFound: the dataset or table code does not exist (HTTP 404,
+	// QECx02). Such an *Error also matches markets.ErrNotFound.
 	ErrNotFound = errors.New("quandl: dataset not found")
 	// ErrUnauthorized: the API key was rejected or lacks access (HTTP 401/403, QEAx*, QEPx*).
 	ErrUnauthorized = errors.New("quandl: API key rejected")
@@ -18,7 +21,7 @@ var (
 	ErrRateLimited = errors.New("quandl: rate limited")
 	// ErrUnavailable: a server error, still so after the retries (HTTP 5xx).
 	ErrUnavailable = errors.New("quandl: service unavailable")
-	// ErrMalformed: a 200 response that is not the data.json shape.
+	// ErrMalformed: a 200 answer that is not the data.json or datatable shape.
 	ErrMalformed = errors.New("quandl: malformed response")
 )
 
@@ -42,12 +45,15 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("quandl: HTTP %d %s: %s", e.Status, e.Code, msg)
 }
 
-// Is reports whether e is of the kind target (ErrNotFound, ErrUnauthorized,
-// ErrRateLimited or ErrUnavailable).
+// Is reports whether e is of the kind target: ErrNotFound or
+// markets.ErrNotFound, markets.ErrRetired (HTTP 410 Gone), ErrUnauthorized,
+// ErrRateLimited or ErrUnavailable.
 func (e *Error) Is(target error) bool {
 	switch target {
-	case ErrNotFound:
+	case ErrNotFound, markets.ErrNotFound:
 		return e.Status == http.StatusNotFound || e.Code == "QECx02"
+	case markets.ErrRetired:
+		return e.Status == http.StatusGone
 	case ErrUnauthorized:
 		return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden ||
 			strings.HasPrefix(e.Code, "QEAx") || strings.HasPrefix(e.Code, "QEPx")
@@ -59,7 +65,12 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// retryable reports whether a request that got status may succeed later.
-func retryable(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500
+// apiError reads an error answer; a body that is not a quandl_error keeps
+// only the status. It is the webapi.ErrorFunc of the Client.
+func apiError(status int, body []byte) error {
+	e := &Error{Status: status}
+	if code, msg, ok := decodeError(body); ok {
+		e.Code, e.Message = code, msg
+	}
+	return e
 }

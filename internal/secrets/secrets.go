@@ -1,12 +1,13 @@
-// Package secrets reads secret settings (the markets ETL's QUANDL_API_KEY and
-// DATABASE_URL, SPEC §5) from environment variables that hold base64 KMS
+// Package secrets reads secret settings (the markets ETL's QUANDL_API_KEY,
+// FRED_API_KEY and DATABASE_URL, SPEC §5, §6) from environment variables that hold base64 KMS
 // ciphertexts, as the Lambda console's encryption helper makes them: encrypted
 // under the encryption context {"LambdaFunctionName": <function name>}.
 // Plaintext values are accepted only when the caller asks for them
 // (SECRETS_PLAINTEXT=true, for local runs).
 //
-// No secret, plaintext or ciphertext, ever appears in an error it returns;
-// Scrub does the same for errors from elsewhere.
+// No secret, plaintext or ciphertext, ever appears in an error it returns.
+// Each adapter keeps its own secrets out of its errors (the source clients
+// their API key, the warehouse its URL): nothing scrubs texts afterwards.
 package secrets
 
 import (
@@ -14,13 +15,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
-	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ContextKey is the encryption context key the Lambda console's helper uses.
@@ -90,72 +89,42 @@ func New(ctx context.Context, plaintext bool, functionName string) (Decrypter, e
 	return NewKMS(kms.NewFromConfig(cfg), functionName), nil
 }
 
-// Resolve reads the settings names with getenv and decrypts each with d. A
-// missing setting is an error.
-func Resolve(ctx context.Context, d Decrypter, getenv func(string) string, names ...string) (map[string]string, error) {
-	out := make(map[string]string, len(names))
-	for _, name := range names {
-		v := getenv(name)
-		if v == "" {
-			return nil, fmt.Errorf("%s is not set", name)
-		}
-		p, err := d.Decrypt(ctx, name, v)
-		if err != nil {
-			return nil, err
-		}
-		if p == "" {
-			return nil, fmt.Errorf("%s is empty once decrypted", name)
-		}
-		out[name] = p
-	}
-	return out, nil
+// Cache reads secret settings with getenv and decrypts each once per
+// process (a cold start), however often it is asked for. It is safe for
+// concurrent use.
+type Cache struct {
+	dec    Decrypter
+	getenv func(string) string
+
+	mu     sync.Mutex
+	values map[string]string
 }
 
-// Scrub returns err with every non-empty secret in its text replaced by
-// REDACTED (longest first, so that a secret containing another goes whole).
-// It still unwraps to err, for errors.Is; print only its Error().
-func Scrub(err error, secrets ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	secrets = slices.Clone(secrets)
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg, changed = strings.ReplaceAll(msg, s, "REDACTED"), true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &scrubbed{msg: msg, err: err}
+// NewCache returns a Cache decrypting with d the settings getenv reads.
+func NewCache(d Decrypter, getenv func(string) string) *Cache {
+	return &Cache{dec: d, getenv: getenv, values: map[string]string{}}
 }
 
-// scrubbed is an error whose text had secrets removed.
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-// DatabaseURLSecrets returns what of a PostgreSQL connection string must not
-// be printed, for Scrub: the string itself and its password, user and
-// host(s), raw and URL-escaped.
-func DatabaseURLSecrets(databaseURL string) []string {
-	out := []string{databaseURL}
-	cfg, err := pgconn.ParseConfig(databaseURL)
+// Get returns the plaintext of the setting name, decrypting it on first
+// use. A missing setting, or one empty once decrypted, is an error; a
+// failure is not remembered, so the next Get tries again.
+func (c *Cache) Get(ctx context.Context, name string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.values[name]; ok {
+		return v, nil
+	}
+	v := c.getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s is not set", name)
+	}
+	p, err := c.dec.Decrypt(ctx, name, v)
 	if err != nil {
-		return out
+		return "", err
 	}
-	for _, s := range []string{cfg.Password, cfg.User, cfg.Host} {
-		out = append(out, s, url.QueryEscape(s), url.PathEscape(s))
+	if p == "" {
+		return "", fmt.Errorf("%s is empty once decrypted", name)
 	}
-	for _, fb := range cfg.Fallbacks {
-		out = append(out, fb.Host)
-	}
-	return out
+	c.values[name] = p
+	return p, nil
 }

@@ -3,7 +3,6 @@ package secrets_test
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,23 +81,40 @@ func TestKMSDecrypt(t *testing.T) {
 	}
 }
 
-func TestResolve(t *testing.T) {
+// TestCache: each setting is decrypted once, however often it is asked
+// for; a missing setting is an error, and a failure is tried again.
+func TestCache(t *testing.T) {
 	k, d := mustKMS(t)
-	env := map[string]string{"QUANDL_API_KEY": k.Encrypt(t, "qk-123", function), "DATABASE_URL": k.Encrypt(t, "postgres://x", function)}
-	got, err := secrets.Resolve(context.Background(), d, mapEnv(env), "QUANDL_API_KEY", "DATABASE_URL")
-	if err != nil || got["QUANDL_API_KEY"] != "qk-123" || got["DATABASE_URL"] != "postgres://x" {
-		t.Fatalf("Resolve = %v, %v", got, err)
+	env := map[string]string{"QUANDL_API_KEY": k.Encrypt(t, "qk-123", function), "DATABASE_URL": k.Encrypt(t, "postgres://x", function),
+		"FRED_API_KEY": k.Encrypt(t, "fk", "another-function")}
+	c := secrets.NewCache(d, mapEnv(env))
+	for range 3 {
+		for name, want := range map[string]string{"QUANDL_API_KEY": "qk-123", "DATABASE_URL": "postgres://x"} {
+			if got, err := c.Get(context.Background(), name); err != nil || got != want {
+				t.Fatalf("Get(%s) = %q, %v", name, got, err)
+			}
+		}
 	}
-	if _, err := secrets.Resolve(context.Background(), d, mapEnv(env), "QUANDL_API_KEY", "HEALTH"); err == nil || !strings.Contains(err.Error(), "HEALTH is not set") {
+	if n := k.Calls("Decrypt"); n != 2 {
+		t.Errorf("%d KMS calls for two settings asked for three times, want 2", n)
+	}
+	if _, err := c.Get(context.Background(), "HEALTH"); err == nil || err.Error() != "HEALTH is not set" {
 		t.Errorf("missing setting: error %v", err)
+	}
+	for range 2 {
+		if _, err := c.Get(context.Background(), "FRED_API_KEY"); err == nil || !strings.Contains(err.Error(), "InvalidCiphertextException") {
+			t.Errorf("ciphertext for another function: error %v", err)
+		}
+	}
+	if n := k.Calls("Decrypt"); n != 4 {
+		t.Errorf("%d KMS calls, want a failed decryption tried again", n)
 	}
 	plain, err := secrets.New(context.Background(), true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err = secrets.Resolve(context.Background(), plain, mapEnv(map[string]string{"QUANDL_API_KEY": "qk-123"}), "QUANDL_API_KEY")
-	if err != nil || got["QUANDL_API_KEY"] != "qk-123" {
-		t.Errorf("plaintext Resolve = %v, %v", got, err)
+	if got, err := secrets.NewCache(plain, mapEnv(map[string]string{"QUANDL_API_KEY": "qk-123"})).Get(context.Background(), "QUANDL_API_KEY"); err != nil || got != "qk-123" {
+		t.Errorf("plaintext Get = %v, %v", got, err)
 	}
 }
 
@@ -109,26 +125,38 @@ func TestNewNeedsFunctionName(t *testing.T) {
 	}
 }
 
-func TestScrub(t *testing.T) {
-	base := errors.New("connect postgres://etl:p%40ss@db.internal:5432/dw: user etl password p@ss at db.internal failed")
-	dsn := "postgres://etl:p%40ss@db.internal:5432/dw"
-	got := secrets.Scrub(base, secrets.DatabaseURLSecrets(dsn)...)
-	for _, leak := range []string{"p@ss", "p%40ss", "db.internal", "etl"} {
-		if strings.Contains(got.Error(), leak) {
-			t.Errorf("%q contains %q", got, leak)
-		}
-	}
-	if !errors.Is(got, base) {
-		t.Error("scrubbed error does not unwrap to the original")
-	}
-	if secrets.Scrub(nil, "x") != nil {
-		t.Error("Scrub(nil) != nil")
-	}
-	if e := errors.New("nothing secret"); secrets.Scrub(e, "", "pw") != e {
-		t.Error("Scrub changed an error with no secret in it")
-	}
-}
-
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestFromEnv(t *testing.T) {
+	testenv.AWSEnv(t)
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	tests := []struct {
+		name    string
+		getenv  func(string) string
+		want    string
+		wantErr string
+	}{
+		{"plaintext", env("SECRETS_PLAINTEXT", "true"), "secrets.Plaintext", ""},
+		{"KMS", env("AWS_LAMBDA_FUNCTION_NAME", "reports-api"), "*secrets.KMS", ""},
+		{"KMS, explicitly", env("SECRETS_PLAINTEXT", "false", "AWS_LAMBDA_FUNCTION_NAME", "reports-api"), "*secrets.KMS", ""},
+		{"KMS without a function name", env(), "", "AWS_LAMBDA_FUNCTION_NAME is not set"},
+		{"bad SECRETS_PLAINTEXT", env("SECRETS_PLAINTEXT", "yes"), "", `SECRETS_PLAINTEXT "yes": want true or false`},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			d, err := secrets.FromEnv(context.Background(), tc.getenv)
+			if got := fmt.Sprintf("%T", d); (tc.wantErr == "" && (err != nil || got != tc.want)) ||
+				(tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr))) {
+				t.Errorf("FromEnv = %s, %v; want %s, %q", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

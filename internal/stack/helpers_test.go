@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/awslabs/goformation/v7/cloudformation/dynamodb"
@@ -100,6 +102,19 @@ func assertPermissions(t *testing.T, s *stack, id string, want map[string][]stri
 	}
 }
 
+// vpcPermissions are what a function in a VPC needs for its network
+// interfaces (as AWSLambdaVPCAccessExecutionRole).
+func vpcPermissions() map[string][]string {
+	return map[string][]string{
+		"ec2:CreateNetworkInterface":     {"*"},
+		"ec2:DescribeNetworkInterfaces":  {"*"},
+		"ec2:DescribeSubnets":            {"*"},
+		"ec2:DeleteNetworkInterface":     {"*"},
+		"ec2:AssignPrivateIpAddresses":   {"*"},
+		"ec2:UnassignPrivateIpAddresses": {"*"},
+	}
+}
+
 // readable decodes the intrinsic functions of a permission map for messages.
 func readable(m map[string][]string) map[string][]string {
 	out := map[string][]string{}
@@ -115,7 +130,14 @@ func readable(m map[string][]string) map[string][]string {
 // for the ETL function, as the Lambda console's encryption helper makes them.
 func assertEncryptionContext(t *testing.T, s *stack, st map[string]any) {
 	t.Helper()
-	fn := s.mustFunction(t, "EtlFunction")
+	assertEncryptionContextOf(t, s, st, "EtlFunction")
+}
+
+// assertEncryptionContextOf checks a statement only holds for ciphertexts
+// made for the function fnID.
+func assertEncryptionContextOf(t *testing.T, s *stack, st map[string]any, fnID string) {
+	t.Helper()
+	fn := s.mustFunction(t, fnID)
 	want := map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:LambdaFunctionName": *fn.FunctionName}}
 	if !reflect.DeepEqual(st["Condition"], want) {
 		t.Errorf("condition %v, want the encryption context LambdaFunctionName = %s", st["Condition"], decoded(*fn.FunctionName))
@@ -234,4 +256,57 @@ func decodeAll(v any) any {
 		}
 	}
 	return v
+}
+
+// subVariable matches ${Name} and the escape ${!Name} in a Fn::Sub template.
+var subVariable = regexp.MustCompile(`\$\{(!?)([^}]+)\}`)
+
+// resolve renders a property value as CloudFormation would with the stack's
+// parameter values, showing what only a deployment knows as <Name>: a Ref
+// to a resource or pseudo parameter as <Name>, a Fn::GetAtt as <Name.Attr>.
+// A Fn::Sub (string or list form) is substituted; ${!x} becomes ${x}.
+func (s *stack) resolve(t *testing.T, v string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(v)
+	var fn map[string]any
+	if err != nil || json.Unmarshal(b, &fn) != nil || len(fn) != 1 {
+		return v
+	}
+	for name, arg := range fn {
+		switch name {
+		case "Ref":
+			return fmt.Sprintf("<%v>", arg)
+		case "Fn::GetAtt":
+			parts := strs(arg)
+			return "<" + strings.Join(parts, ".") + ">"
+		case "Fn::Sub":
+			var tmpl string
+			vars := map[string]string{}
+			switch a := arg.(type) {
+			case string:
+				tmpl = a
+			case []any:
+				tmpl, _ = a[0].(string)
+				m, _ := a[1].(map[string]any)
+				for k, x := range m {
+					vars[k] = s.resolve(t, fmt.Sprint(x))
+				}
+			}
+			return subVariable.ReplaceAllStringFunc(tmpl, func(m string) string {
+				g := subVariable.FindStringSubmatch(m)
+				if g[1] == "!" {
+					return "${" + g[2] + "}"
+				}
+				if x, ok := vars[g[2]]; ok {
+					return x
+				}
+				if p, ok := s.params[g[2]]; ok {
+					return fmt.Sprint(p)
+				}
+				return "<" + g[2] + ">"
+			})
+		}
+	}
+	t.Fatalf("cannot resolve %s", b)
+	return ""
 }

@@ -31,7 +31,9 @@ import (
 //   - LoggingConfig of AWS::Serverless::Function and of Globals.Function;
 //   - FunctionResponseTypes, MaximumBatchingWindowInSeconds and ScalingConfig
 //     of an SQS event;
-//   - the ScheduleV2 event type.
+//   - the ScheduleV2 event type;
+//   - FunctionUrlConfig.Cors as AWS::Lambda::Url takes it (goformation has
+//     the API's Cors there, and silently drops AllowOrigins).
 //
 // A function with LoggingConfig fails to parse (TestGoformationLacksSAMProperties
 // pins that), while an unknown event property or type is silently dropped and
@@ -66,6 +68,7 @@ type stack struct {
 	logging    map[string]*lambda.Function_LoggingConfig // by function logical id, and "Globals"
 	sqsEvents  map[string]sqsEventExtras                 // by "<function>.<event>"
 	schedules  map[string]scheduleV2                     // by "<function>.<event>"
+	urlCors    map[string]*lambda.Url_Cors               // by function logical id
 }
 
 // sqsEventExtras are the SQS event properties SAM passes on to
@@ -104,6 +107,7 @@ func mustLoad(t *testing.T, overrides map[string]any) *stack {
 		logging:   map[string]*lambda.Function_LoggingConfig{},
 		sqsEvents: map[string]sqsEventExtras{},
 		schedules: map[string]scheduleV2{},
+		urlCors:   map[string]*lambda.Url_Cors{},
 	}
 	s.params = mustParams(t, raw, overrides)
 	var errs []error
@@ -273,7 +277,7 @@ func dropNoValue(v any) any {
 }
 
 // liftSAMOnly moves the SAM properties goformation lacks out of s.doc into
-// s.logging, s.sqsEvents and s.schedules, decoding each strictly.
+// s.logging, s.sqsEvents, s.schedules and s.urlCors, decoding each strictly.
 func (s *stack) liftSAMOnly(t *testing.T) {
 	t.Helper()
 	if globals, ok := s.doc["Globals"].(map[string]any); ok {
@@ -291,6 +295,9 @@ func (s *stack) liftSAMOnly(t *testing.T) {
 		}
 		props, _ := res["Properties"].(map[string]any)
 		s.logging[id] = mustLift[lambda.Function_LoggingConfig](t, props, "LoggingConfig", id)
+		if urlConfig, ok := props["FunctionUrlConfig"].(map[string]any); ok {
+			s.urlCors[id] = mustLift[lambda.Url_Cors](t, urlConfig, "Cors", id+".FunctionUrlConfig")
+		}
 		events, _ := props["Events"].(map[string]any)
 		for name, e := range events {
 			event, _ := e.(map[string]any)

@@ -3,7 +3,9 @@ package stack_test
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -69,6 +71,7 @@ func TestFunctions(t *testing.T) {
 	}{
 		{"AggregatorFunction", "AggregatorLogGroup", "AggregatorRole", "./cmd/aggregator", 30, 256},
 		{"EtlFunction", "EtlLogGroup", "EtlRole", "./cmd/etl", 300, 256},
+		{"ApiFunction", "ApiLogGroup", "ApiRole", "./cmd/api", 10, 512},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.id), func(t *testing.T) {
@@ -378,10 +381,27 @@ func TestSchedules(t *testing.T) {
 
 func TestEtlEnvironment(t *testing.T) {
 	params := mustLoad(t, nil).tpl.Parameters
-	for _, name := range []string{"QuandlApiKeyCiphertext", "DatabaseUrlCiphertext"} {
-		if p := params[name]; p.NoEcho == nil || !*p.NoEcho || p.Default != nil {
-			t.Errorf("parameter %s: NoEcho %s Default %s, want NoEcho and no default", name, show(p.NoEcho), show(p.Default))
+	if p := params["QuandlApiKeyCiphertext"]; p.NoEcho == nil || !*p.NoEcho || p.Default != nil {
+		t.Errorf("parameter QuandlApiKeyCiphertext: NoEcho %s Default %s, want NoEcho and no default", show(p.NoEcho), show(p.Default))
+	}
+	// Optional when the lake replaces PostgreSQL; the rule DatabaseNeedsItsUrl requires it otherwise.
+	if p := params["DatabaseUrlCiphertext"]; p.NoEcho == nil || !*p.NoEcho || p.Default != "" {
+		t.Errorf("parameter DatabaseUrlCiphertext: NoEcho %s Default %s, want NoEcho and default empty", show(p.NoEcho), show(p.Default))
+	}
+	// Every catalog the build bundles fits EtlCatalog's pattern.
+	files, err := filepath.Glob(filepath.Join("..", "..", "catalogs", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no catalogs: %v", err)
+	}
+	pattern := regexp.MustCompile(*params["EtlCatalog"].AllowedPattern)
+	for _, f := range append(files, "") {
+		if name := strings.TrimPrefix(filepath.ToSlash(f), "../../"); !pattern.MatchString(name) {
+			t.Errorf("EtlCatalog %q does not fit the pattern %s", name, pattern)
 		}
+	}
+	// The FRED key is needed only by catalogs with FRED series.
+	if p := params["FredApiKeyCiphertext"]; p.NoEcho == nil || !*p.NoEcho || p.Default != "" {
+		t.Errorf("parameter FredApiKeyCiphertext: NoEcho %s Default %s, want NoEcho and an empty default", show(p.NoEcho), show(p.Default))
 	}
 	base := map[string]string{
 		"QUANDL_API_KEY":     required["QuandlApiKeyCiphertext"].(string),
@@ -391,6 +411,15 @@ func TestEtlEnvironment(t *testing.T) {
 	}
 	withHealthcheck := maps.Clone(base)
 	withHealthcheck["HEALTHCHECK_URL"] = "https://hc.example/ping/etl"
+	withCatalog := maps.Clone(base)
+	withCatalog["ETL_CATALOG"] = "catalogs/maintained.json"
+	withCatalog["FRED_API_KEY"] = "AQICAHhfredkeyciphertext=="
+	both := maps.Clone(base)
+	both["LAKE_URL"] = "s3://<LakeBucket>/lake"
+	lakeOnly := maps.Clone(both)
+	delete(lakeOnly, "DATABASE_URL")
+	ownBucket := maps.Clone(lakeOnly)
+	ownBucket["LAKE_URL"] = "s3://acme-markets/prod/lake"
 	cases := []struct {
 		name      string
 		overrides map[string]any
@@ -398,12 +427,25 @@ func TestEtlEnvironment(t *testing.T) {
 	}{
 		{"defaults", nil, base},
 		{"healthcheck", map[string]any{"HealthcheckUrl": "https://hc.example/ping/etl"}, withHealthcheck},
+		{"catalog with FRED series", map[string]any{"EtlCatalog": "catalogs/maintained.json", "FredApiKeyCiphertext": "AQICAHhfredkeyciphertext=="}, withCatalog},
+		{"PostgreSQL and the lake", map[string]any{"LakeEnabled": "true"}, both},
+		{"the lake only", map[string]any{"LakeEnabled": "true", "DatabaseEnabled": "false", "DatabaseUrlCiphertext": ""}, lakeOnly},
+		{"the lake in a bucket of ours", map[string]any{
+			"LakeEnabled": "true", "DatabaseEnabled": "false", "LakeBucketName": "acme-markets", "LakePrefix": "prod/lake",
+		}, ownBucket},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
-			fn := mustLoad(t, tc.overrides).mustFunction(t, "EtlFunction")
-			if fn.Environment == nil || !reflect.DeepEqual(fn.Environment.Variables, tc.want) {
-				t.Errorf("environment %s, want %s", show(fn.Environment), show(tc.want))
+			s := mustLoad(t, tc.overrides)
+			fn := s.mustFunction(t, "EtlFunction")
+			got := map[string]string{}
+			if fn.Environment != nil {
+				for k, v := range fn.Environment.Variables {
+					got[k] = s.resolve(t, v)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("environment %s, want %s", show(got), show(tc.want))
 			}
 		})
 	}
@@ -414,14 +456,7 @@ func TestEtlVpcAndPermissions(t *testing.T) {
 		"logs:CreateLogStream": {getAtt("EtlLogGroup", "Arn")},
 		"logs:PutLogEvents":    {getAtt("EtlLogGroup", "Arn")},
 	}
-	vpc := map[string][]string{
-		"ec2:CreateNetworkInterface":     {"*"},
-		"ec2:DescribeNetworkInterfaces":  {"*"},
-		"ec2:DescribeSubnets":            {"*"},
-		"ec2:DeleteNetworkInterface":     {"*"},
-		"ec2:AssignPrivateIpAddresses":   {"*"},
-		"ec2:UnassignPrivateIpAddresses": {"*"},
-	}
+	vpc := vpcPermissions()
 	const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 	cases := []struct {
 		name      string
@@ -546,6 +581,9 @@ func TestReaderRole(t *testing.T) {
 				"dynamodb:BatchGetItem":  tableAndIndexes,
 				"dynamodb:Query":         tableAndIndexes,
 				"dynamodb:DescribeTable": tableAndIndexes,
+				// The read API's function URL (AWS_IAM) needs both.
+				"lambda:InvokeFunctionUrl": {getAtt("ApiFunction", "Arn")},
+				"lambda:InvokeFunction":    {getAtt("ApiFunction", "Arn")},
 			})
 			if len(role.ManagedPolicyArns) != 0 {
 				t.Errorf("managed policies %s, want none", show(role.ManagedPolicyArns))
@@ -557,7 +595,9 @@ func TestReaderRole(t *testing.T) {
 func TestNoWildcardActions(t *testing.T) {
 	scenarios := []map[string]any{
 		nil,
-		{"SubnetIds": "subnet-a", "SecurityGroupIds": "sg-1", "SecretsKeyArn": "arn:aws:kms:eu-west-1:1:key/x", "ExactlyOnce": "false"},
+		{"SubnetIds": "subnet-a", "SecurityGroupIds": "sg-1", "SecretsKeyArn": "arn:aws:kms:eu-west-1:1:key/x", "ExactlyOnce": "false",
+			"ApiDatabaseUrlCiphertext": "AQICAHhx", "ApiAllowOrigins": "https://reports.example.com"},
+		{"LakeEnabled": "true"},
 	}
 	for i, overrides := range scenarios {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -567,6 +607,9 @@ func TestNoWildcardActions(t *testing.T) {
 				t.Fatalf("found %s policy statements; the walk is broken", show(len(stmts)))
 			}
 			for _, st := range stmts {
+				if st["Effect"] == "Deny" {
+					continue // a wildcard denies more, never grants more
+				}
 				if _, ok := st["NotAction"]; ok {
 					t.Errorf("NotAction in %s", show(st))
 				}
@@ -602,6 +645,8 @@ func TestAlarms(t *testing.T) {
 		{"AggregatorThrottlesAlarm", "AWS/Lambda", "Throttles", "FunctionName", ref("AggregatorFunction"), "Sum", 0},
 		{"EtlErrorsAlarm", "AWS/Lambda", "Errors", "FunctionName", ref("EtlFunction"), "Sum", 0},
 		{"EtlThrottlesAlarm", "AWS/Lambda", "Throttles", "FunctionName", ref("EtlFunction"), "Sum", 0},
+		{"ApiErrorsAlarm", "AWS/Lambda", "Errors", "FunctionName", ref("ApiFunction"), "Sum", 0},
+		{"ApiServerErrorsAlarm", "AWS/Lambda", "Url5xxCount", "FunctionName", ref("ApiFunction"), "Sum", 0},
 	}
 	withTopic := mustLoad(t, map[string]any{"AlarmTopicArn": topic, "OldestMessageAgeAlarmSeconds": 600})
 	withoutTopic := mustLoad(t, map[string]any{"OldestMessageAgeAlarmSeconds": 600})
@@ -647,6 +692,7 @@ func TestOutputs(t *testing.T) {
 	const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/x"
 	s := mustLoad(t, nil)
 	withKey := mustLoad(t, map[string]any{"SecretsKeyArn": keyArn})
+	withLake := mustLoad(t, map[string]any{"LakeEnabled": "true"})
 	cases := []struct {
 		name, value, condition string
 		s                      *stack
@@ -659,8 +705,14 @@ func TestOutputs(t *testing.T) {
 		{"ReaderRoleArn", getAtt("ReaderRole", "Arn"), "", s},
 		{"AggregatorFunctionName", ref("AggregatorFunction"), "", s},
 		{"EtlFunctionName", ref("EtlFunction"), "", s},
+		{"ApiUrl", getAtt("ApiFunctionUrl", "FunctionUrl"), "", s},
+		{"ApiFunctionName", ref("ApiFunction"), "", s},
 		{"SecretsKeyArn", getAtt("SecretsKey", "Arn"), "", s},
 		{"SecretsKeyArn", keyArn, "", withKey},
+		{"LakeDatabaseName", ref("LakeDatabase"), "UseLake", withLake},
+		{"LakeWorkGroupName", ref("LakeWorkGroup"), "UseLake", withLake},
+		{"LakeAnalystPolicyArn", ref("LakeAnalystPolicy"), "UseLake", withLake},
+		{"LakeUrl", "s3://<LakeBucket>/lake", "UseLake", withLake},
 	}
 	if n := len(s.tpl.Outputs); n != len(cases)-1 {
 		t.Errorf("%s outputs, want %s", show(n), show(len(cases)-1))
@@ -671,7 +723,7 @@ func TestOutputs(t *testing.T) {
 			if !ok {
 				t.Fatalf("no output %s", show(tc.name))
 			}
-			if o.Value != tc.value {
+			if v, _ := o.Value.(string); v != tc.value && tc.s.resolve(t, v) != tc.value {
 				t.Errorf("value %s, want %s", show(o.Value), decoded(tc.value))
 			}
 			if got := ptrString(o.Condition); got != tc.condition {

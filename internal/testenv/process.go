@@ -21,9 +21,10 @@ import (
 // takes seconds, not minutes.
 const startTimeout = 2 * time.Minute
 
-// startForTest starts p for t: its output goes to a log file shown if t
-// fails, and it is killed (with its process group) when t ends.
-func startForTest(t testing.TB, p *emulator.Process) {
+// startForTest starts p for t and returns the path of its log: its output
+// goes there, shown if t fails, and it is killed (with its process group)
+// when t ends. A program that cannot start is Missing.
+func startForTest(t testing.TB, p *emulator.Process) (logPath string) {
 	t.Helper()
 	log, err := os.CreateTemp(t.TempDir(), "emulator-*.log")
 	if err != nil {
@@ -53,6 +54,7 @@ func startForTest(t testing.TB, p *emulator.Process) {
 	if err := p.WaitReady(ctx, exited); err != nil {
 		t.Fatal(err)
 	}
+	return log.Name()
 }
 
 // startForBinary starts p for the rest of this test binary's life: it is

@@ -9,6 +9,8 @@
 //   - SQS: fauxqs, one per test (Fauxqs).
 //   - KMS: local-kms, seeded with a key, one per test (LocalKMS).
 //   - PostgreSQL: a scratch database on a real server (Postgres).
+//   - many AWS services (CloudFormation, S3, ...): moto_server, one per test
+//     (Moto, MotoS3); S3 also gofakes3 in process (GoFakeS3).
 //
 // A missing service skips the test on a developer machine but fails it when
 // CI=true, so CI can never pass by silently testing nothing.
@@ -22,6 +24,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -49,7 +52,7 @@ func Missing(t testing.TB, service string, err error) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is required under CI=true but is not available: %v", service, err)
 	}
-	t.Skipf("%s not available (%v); `make test` installs the npm emulators, .ci/run also Java and PostgreSQL; set CI=true to fail instead", service, err)
+	t.Skipf("%s not available (%v); install it (`make deps` installs the npm emulators) or set CI=true to fail instead", service, err)
 }
 
 // isolated marks, in the environment, a test that AWSEnv has isolated: the
@@ -71,13 +74,24 @@ func AWSEnv(t testing.TB) {
 	t.Setenv("AWS_REGION", Region)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
+	unsetEnv(t, "AWS_SESSION_TOKEN")
+	unsetEnv(t, "AWS_PROFILE")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_KMS"} {
-		t.Setenv(k, "")
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_S3"} {
+		unsetEnv(t, k)
+	}
+}
+
+// unsetEnv removes key from the environment until the test ends. (An empty
+// value is not the same to every client: Python's botocore, in moto_server and
+// the SAM transform, takes an empty AWS_PROFILE for a profile name.)
+func unsetEnv(t testing.TB, key string) {
+	t.Helper()
+	t.Setenv(key, "") // restores the previous value when the test ends
+	if err := os.Unsetenv(key); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -101,6 +115,38 @@ func Fauxqs(t testing.TB) string {
 	AWSEnv(t)
 	t.Setenv("AWS_ENDPOINT_URL_SQS", p.Endpoint)
 	return p.Endpoint
+}
+
+// StartProcess runs the program at path with args and extra environment, its
+// output going to a log file, waits until 127.0.0.1:port accepts connections
+// and returns http://127.0.0.1:port and the log file's path. The process (and
+// its children) is killed when the test ends. A program that cannot start is
+// Missing.
+func StartProcess(t testing.TB, name, path string, args, env []string, port string) (url, logPath string) {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", port)
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &emulator.Process{Name: name, Endpoint: "http://" + addr, Cmd: cmd, Ready: func(ctx context.Context) error {
+		return emulator.Accepts(ctx, addr)
+	}}
+	return p.Endpoint, startForTest(t, p)
+}
+
+// Moto starts moto_server (the Python AWS emulator: CloudFormation, S3, IAM,
+// Lambda, SQS, DynamoDB, KMS, ...) on a free port, points AWS_ENDPOINT_URL
+// (every service) at it and returns its URL and the path of its log.
+func Moto(t testing.TB) (url, logPath string) {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		Missing(t, "moto_server (Python: pip install 'moto[server]')", err)
+	}
+	port := FreePort(t)
+	AWSEnv(t)
+	u, logPath := StartProcess(t, "moto_server", bin, []string{"-H", "127.0.0.1", "-p", port}, nil, port)
+	t.Setenv("AWS_ENDPOINT_URL", u)
+	return u, logPath
 }
 
 // mustModuleRoot is ModuleRoot for a test.

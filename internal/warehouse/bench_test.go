@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/acmecheckout/reports/internal/bench"
 	"github.com/acmecheckout/reports/internal/markets"
 )
 
@@ -23,7 +24,7 @@ const benchRows = 100_000
 //	go test -run '^$' -bench Upsert -benchtime 1x ./internal/warehouse/
 func BenchmarkUpsert(b *testing.B) {
 	w, conn := mustMigrated(b)
-	s := equitiesSeries(benchRows)
+	s := bench.EquitiesSeries(benchRows)
 	ctx := context.Background()
 	empty := func(b *testing.B) {
 		b.Helper()
@@ -101,22 +102,4 @@ func upsertRowByRow(ctx context.Context, conn *pgx.Conn, s markets.Series) error
 		}
 		return nil
 	})
-}
-
-// equitiesSeries is n consecutive days of WIKI/FB with every column set.
-func equitiesSeries(n int) markets.Series {
-	s := markets.Series{
-		Dataset: markets.Dataset{Job: markets.Equities, Database: "WIKI", Ticker: "FB", Description: "Facebook Inc. (FB) Prices"},
-		Columns: []string{"open", "high", "low", "close", "volume", "ex_dividend", "split_ratio", "adj_open", "adj_high", "adj_low", "adj_close", "adj_volume"},
-	}
-	d := day(1800, 1, 1)
-	for i := range n {
-		p := func(k int) string { return fmt.Sprintf("%d.%02d", 100+(i+k)%900, (i*7+k)%100) }
-		vol := fmt.Sprintf("%d.0", 1_000_000+i*37%9_000_000)
-		s.Rows = append(s.Rows, markets.Row{Date: d, Values: []string{
-			p(0), p(3), p(2), p(1), vol, "0.0", "1.0", p(0) + "1234", p(3) + "1234", p(2) + "1234", p(1) + "1234", vol,
-		}})
-		d = d.AddDays(1)
-	}
-	return s
 }

@@ -11,34 +11,25 @@ import (
 	"github.com/acmecheckout/reports/internal/markets"
 )
 
-// Upsert writes one series into its job's table and its dataset into
-// dw.markets, in one transaction: the rows are copied (COPY) into a temporary
-// table and merged with one INSERT … ON CONFLICT. It returns the number of
-// table rows inserted or changed: rows whose values did not change are not
-// rewritten, so loading the same window again returns 0.
+// Upsert writes one laid-out series (markets.Layout) into its job's table and
+// its dataset into dw.markets, in one transaction: the rows are copied (COPY)
+// into a temporary table and merged with one INSERT … ON CONFLICT. It returns
+// the number of table rows inserted or changed: rows whose values did not
+// change are not rewritten, so loading the same window again returns 0.
 //
-// Every value must be a decimal number or "" (NULL). A series column the table
-// does not have, a row whose value count differs from the columns, a
-// duplicate date or a malformed value is an error, and nothing is written.
-// Table columns the series lacks are NULL.
-func (w *Warehouse) Upsert(ctx context.Context, s markets.Series) (int, error) {
-	n, err := w.upsert(ctx, s)
+// Only the batch's columns are written: a table column the batch does not
+// carry keeps its stored value (NULL in a new row).
+func (w *Warehouse) Upsert(ctx context.Context, b markets.Batch) (int, error) {
+	n, err := w.upsert(ctx, b)
 	if err != nil {
-		return 0, fmt.Errorf("upsert %s: %w", s.Dataset, err)
+		return 0, fmt.Errorf("upsert %s: %w", b.Dataset, err)
 	}
 	return n, nil
 }
 
-func (w *Warehouse) upsert(ctx context.Context, s markets.Series) (int, error) {
-	ds := s.Dataset
-	if ds.Database == "" || ds.Ticker == "" {
-		return 0, fmt.Errorf("dataset needs a database and a ticker")
-	}
-	t, err := tableOf(ds.Job)
-	if err != nil {
-		return 0, err
-	}
-	b, err := t.batch(s)
+func (w *Warehouse) upsert(ctx context.Context, b markets.Batch) (int, error) {
+	ds := b.Dataset
+	kinds, err := columnKinds(b)
 	if err != nil {
 		return 0, err
 	}
@@ -51,18 +42,25 @@ func (w *Warehouse) upsert(ctx context.Context, s markets.Series) (int, error) {
 		if _, err := tx.Exec(ctx, market, ds.Database, ds.Ticker, ds.Description); err != nil {
 			return fmt.Errorf("dw.markets: %w", err)
 		}
-		if b.rows == 0 {
+		if len(b.Rows) == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, t.stageSQL()); err != nil {
+		if _, err := tx.Exec(ctx, stageSQL(b.Columns, kinds)); err != nil {
 			return fmt.Errorf("create staging table: %w", err)
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage"}, t.staged(), pgx.CopyFromSlice(b.rows, b.row)); err != nil {
+		row := make([]any, len(b.Columns))
+		rows := pgx.CopyFromSlice(len(b.Rows), func(i int) ([]any, error) {
+			for c, v := range b.Rows[i] {
+				row[c] = param(kinds[c], v)
+			}
+			return row, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage"}, b.Columns, rows); err != nil {
 			return fmt.Errorf("copy into staging table: %w", err)
 		}
-		tag, err := tx.Exec(ctx, t.mergeSQL(), b.args...)
+		tag, err := tx.Exec(ctx, mergeSQL(b.Table, b.Columns, kinds))
 		if err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
+			return fmt.Errorf("dw.%s: %w", b.Table.Name, err)
 		}
 		n = tag.RowsAffected()
 		return nil
@@ -73,270 +71,106 @@ func (w *Warehouse) upsert(ctx context.Context, s markets.Series) (int, error) {
 	return int(n), nil
 }
 
-// table describes how a job's series map onto its dw table.
-type table struct {
-	name string
-	// fixed are text columns derived from the dataset (currency, area, ...),
-	// computed by derive.
-	fixed  []string
-	derive func(markets.Dataset) ([]string, error)
-	// values are the numeric columns. In a wide table each is a series
-	// column; in a long table (interest_rates) the series columns become
-	// rows, named by the key column "key", with the value in values[0].
-	values []string
-	long   bool
-}
-
-// tableOf returns the table job loads (SPEC §5).
-func tableOf(job markets.Job) (table, error) {
-	switch job {
-	case markets.Currency:
-		return table{
-			name:  "dw.currency",
-			fixed: []string{"currency"},
-			derive: func(ds markets.Dataset) ([]string, error) {
-				return []string{markets.CurrencyOf(ds.Ticker)}, nil
-			},
-			values: []string{"rate", "high_est", "low_est"},
-		}, nil
-	case markets.Economics:
-		return table{name: "dw.economics", values: []string{"value"}}, nil
-	case markets.Equities:
-		return table{name: "dw.equities", values: []string{
-			"open", "high", "low", "close", "volume", "ex_dividend", "split_ratio",
-			"adj_open", "adj_high", "adj_low", "adj_close", "adj_volume",
-		}}, nil
-	case markets.InterestRates:
-		return table{name: "dw.interest_rates", values: []string{"value"}, long: true}, nil
-	case markets.RealEstate:
-		return table{
-			name:  "dw.real_estate",
-			fixed: []string{"area_category", "indicator_code", "area"},
-			derive: func(ds markets.Dataset) ([]string, error) {
-				z, err := markets.ParseZillowCode(ds.Ticker)
-				if err != nil {
-					return nil, err
-				}
-				return []string{z.AreaCategory, z.IndicatorCode, z.Area}, nil
-			},
-			values: []string{"value"},
-		}, nil
-	default:
-		return table{}, fmt.Errorf("unknown job %q", job)
+// columnKinds returns the kind of each of the batch's columns, checking that
+// each is a column of its table and that the key is complete.
+func columnKinds(b markets.Batch) ([]markets.Kind, error) {
+	kinds := make([]markets.Kind, len(b.Columns))
+	for i, c := range b.Columns {
+		at := b.Table.Index(c)
+		if at < 0 {
+			return nil, fmt.Errorf("column %q is not a column of dw.%s", c, b.Table.Name)
+		}
+		kinds[i] = b.Table.Columns[at].Kind
 	}
-}
-
-// staged returns the staging table's columns: date, key (long tables), then
-// the value columns, as text.
-func (t table) staged() []string {
-	cols := []string{"date"}
-	if t.long {
-		cols = append(cols, "key")
+	for _, k := range b.Table.Key {
+		if b.Column(k) < 0 {
+			return nil, fmt.Errorf("batch lacks key column %q of dw.%s", k, b.Table.Name)
+		}
 	}
-	return append(cols, t.values...)
+	return kinds, nil
 }
 
-// stageSQL creates the transaction's staging table, dropped at commit.
-func (t table) stageSQL() string {
-	defs := []string{"date date NOT NULL"}
-	for _, c := range t.staged()[1:] {
-		defs = append(defs, c+" text")
+// stageSQL creates the transaction's staging table, dropped at commit: dates
+// as date, everything else as text (decimals are cast to numeric on merge, so
+// no precision is lost on the way).
+func stageSQL(cols []string, kinds []markets.Kind) string {
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		typ := "text"
+		if kinds[i] == markets.Day {
+			typ = "date"
+		}
+		defs[i] = pgx.Identifier{c}.Sanitize() + " " + typ
 	}
 	return "CREATE TEMPORARY TABLE stage (" + strings.Join(defs, ", ") + ") ON COMMIT DROP"
 }
 
-// mergeSQL moves the staging table into the job's table: dataset and ticker
-// are $1 and $2, the fixed columns $3 onwards; values are cast from text to
-// numeric, so no precision is lost. A row whose columns are all unchanged is
-// not rewritten and does not count.
+// mergeSQL moves the staging table into the job's table. A row whose written
+// columns are all unchanged is not rewritten and does not count.
 //
-//	INSERT INTO dw.economics AS t (dataset, ticker, date, value)
-//	SELECT $1::text, $2::text, s.date, s.value::numeric
+//	INSERT INTO dw.economics AS t ("dataset", "ticker", "date", "value")
+//	SELECT s."dataset", s."ticker", s."date", s."value"::numeric
 //	FROM pg_temp.stage AS s
-//	ON CONFLICT (dataset, ticker, date) DO UPDATE SET value = excluded.value
-//	WHERE (t.value) IS DISTINCT FROM (excluded.value)
-func (t table) mergeSQL() string {
-	key := []string{"dataset", "ticker", "date"}
-	columns := []string{"dataset", "ticker"}
-	selects := []string{"$1::text", "$2::text"}
-	var updated []string
-	for i, c := range t.fixed {
-		columns = append(columns, c)
-		selects = append(selects, fmt.Sprintf("$%d::text", i+3))
-		updated = append(updated, c)
-	}
-	columns = append(columns, "date")
-	selects = append(selects, "s.date")
-	if t.long {
-		key = append(key, "key")
-		columns = append(columns, "key")
-		selects = append(selects, "s.key")
-	}
-	for _, c := range t.values {
-		columns = append(columns, c)
-		selects = append(selects, "s."+c+"::numeric")
-		updated = append(updated, c)
-	}
-
+//	ON CONFLICT ("dataset", "ticker", "date") DO UPDATE SET "value" = excluded."value"
+//	WHERE (t."value") IS DISTINCT FROM (excluded."value")
+func mergeSQL(t markets.Table, cols []string, kinds []markets.Kind) string {
+	quoted := make([]string, len(cols))
+	selects := make([]string, len(cols))
 	var sets, olds, news []string
-	for _, c := range updated {
-		sets = append(sets, c+" = excluded."+c)
-		olds = append(olds, "t."+c)
-		news = append(news, "excluded."+c)
+	for i, c := range cols {
+		q := pgx.Identifier{c}.Sanitize()
+		quoted[i] = q
+		selects[i] = "s." + q
+		if kinds[i] == markets.Decimal {
+			selects[i] += "::numeric"
+		}
+		if !t.IsKey(c) {
+			sets = append(sets, q+" = excluded."+q)
+			olds = append(olds, "t."+q)
+			news = append(news, "excluded."+q)
+		}
 	}
-	return fmt.Sprintf("INSERT INTO %s AS t (%s)\nSELECT %s\nFROM pg_temp.stage AS s\n"+
-		"ON CONFLICT (%s) DO UPDATE SET %s\nWHERE (%s) IS DISTINCT FROM (%s)",
-		t.name, strings.Join(columns, ", "), strings.Join(selects, ", "),
-		strings.Join(key, ", "), strings.Join(sets, ", "),
-		strings.Join(olds, ", "), strings.Join(news, ", "))
+	key := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		key[i] = pgx.Identifier{k}.Sanitize()
+	}
+	conflict := "DO NOTHING"
+	if len(sets) > 0 {
+		conflict = fmt.Sprintf("DO UPDATE SET %s\nWHERE (%s) IS DISTINCT FROM (%s)",
+			strings.Join(sets, ", "), strings.Join(olds, ", "), strings.Join(news, ", "))
+	}
+	return fmt.Sprintf("INSERT INTO dw.%s AS t (%s)\nSELECT %s\nFROM pg_temp.stage AS s\nON CONFLICT (%s) %s",
+		pgx.Identifier{t.Name}.Sanitize(), strings.Join(quoted, ", "), strings.Join(selects, ", "),
+		strings.Join(key, ", "), conflict)
 }
 
-// batch is a checked series, ready to copy into the staging table.
-type batch struct {
-	args []any // mergeSQL's parameters
-	rows int   // staging rows
-	// row returns staging row i, in the order of staged(); it reuses one
-	// slice, which CopyFrom encodes before asking for the next row.
-	row func(i int) ([]any, error)
+// param is a value as a COPY parameter: a date pgx encodes from its year,
+// month and day (no time zone involved), or text; NULL when not valid.
+func param(k markets.Kind, v markets.Value) any {
+	if k == markets.Day && v.Valid {
+		d, err := markets.ParseDate(v.Text)
+		if err == nil {
+			return pgtype.Date{Time: d.Time(), Valid: true}
+		}
+	}
+	return pgtype.Text{String: v.Text, Valid: v.Valid}
 }
 
-// batch checks s and lays it out for the staging table: one row per date in
-// a wide table (NULL where a value is "" or the series lacks the column), one
-// row per date and column in a long one.
-func (t table) batch(s markets.Series) (batch, error) {
-	b := batch{args: []any{s.Dataset.Database, s.Dataset.Ticker}}
-	if t.derive != nil {
-		fixed, err := t.derive(s.Dataset)
-		if err != nil {
-			return batch{}, err
-		}
-		for _, f := range fixed {
-			b.args = append(b.args, f)
-		}
+// Newest returns the newest date stored in dw.<job> for the series
+// dataset/ticker; ok is false when it has none. The primary key's index
+// answers it.
+func (w *Warehouse) Newest(ctx context.Context, job markets.Job, dataset, ticker string) (markets.Date, bool, error) {
+	t, ok := job.Table()
+	if !ok {
+		return markets.Date{}, false, fmt.Errorf("newest date of %s/%s: unknown job %q", dataset, ticker, job)
 	}
-
-	// at[i] is the staging column of series column i (wide tables).
-	at := make([]int, len(s.Columns))
-	seen := make(map[string]bool, len(s.Columns))
-	for i, c := range s.Columns {
-		if c == "" || seen[c] {
-			return batch{}, fmt.Errorf("column %q: empty or repeated", c)
-		}
-		seen[c] = true
-		if t.long {
-			continue
-		}
-		at[i] = indexOf(t.values, c)
-		if at[i] < 0 {
-			return batch{}, fmt.Errorf("column %q is not a column of %s (it has %s)", c, t.name, strings.Join(t.values, ", "))
-		}
-		at[i]++ // after date
+	var d pgtype.Date
+	q := "SELECT max(date) FROM dw." + pgx.Identifier{t.Name}.Sanitize() + " WHERE dataset = $1 AND ticker = $2"
+	if err := w.pool.QueryRow(ctx, q, dataset, ticker).Scan(&d); err != nil {
+		return markets.Date{}, false, fmt.Errorf("newest date of %s/%s in dw.%s: %w", dataset, ticker, t.Name, redact(err))
 	}
-
-	days := make(map[markets.Date]bool, len(s.Rows))
-	for _, r := range s.Rows {
-		if err := checkDate(r.Date); err != nil {
-			return batch{}, err
-		}
-		if days[r.Date] {
-			return batch{}, fmt.Errorf("date %s appears twice", r.Date)
-		}
-		days[r.Date] = true
-		if len(r.Values) != len(s.Columns) {
-			return batch{}, fmt.Errorf("date %s: %d values for %d columns", r.Date, len(r.Values), len(s.Columns))
-		}
-		for i, v := range r.Values {
-			if v != "" && !isDecimal(v) {
-				return batch{}, fmt.Errorf("date %s column %s: %q is not a decimal number", r.Date, s.Columns[i], v)
-			}
-		}
+	if !d.Valid {
+		return markets.Date{}, false, nil
 	}
-
-	row := make([]any, len(t.staged()))
-	if t.long {
-		cols := len(s.Columns)
-		b.rows = len(s.Rows) * cols
-		b.row = func(i int) ([]any, error) {
-			r, c := s.Rows[i/cols], i%cols
-			row[0], row[1], row[2] = date(r.Date), s.Columns[c], text(r.Values[c])
-			return row, nil
-		}
-		return b, nil
-	}
-	b.rows = len(s.Rows)
-	b.row = func(i int) ([]any, error) {
-		r := s.Rows[i]
-		clear(row)
-		row[0] = date(r.Date)
-		for c, v := range r.Values {
-			row[at[c]] = text(v)
-		}
-		return row, nil
-	}
-	return b, nil
+	return markets.DateOf(d.Time), true, nil
 }
-
-// date is d as a date parameter: pgx encodes its year, month and day, with no
-// time zone involved.
-func date(d markets.Date) pgtype.Date { return pgtype.Date{Time: d.Time(), Valid: true} }
-
-// text is v as a text parameter, NULL when empty.
-func text(v string) pgtype.Text { return pgtype.Text{String: v, Valid: v != ""} }
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
-}
-
-// checkDate rejects dates that are not real calendar days (month 13, Feb 30,
-// the zero Date) or that PostgreSQL's date cannot hold.
-func checkDate(d markets.Date) error {
-	if d.Year < 1 || d.Year > 9999 || markets.DateOf(d.Time()) != d {
-		return fmt.Errorf("date %s is not a valid calendar date", d)
-	}
-	return nil
-}
-
-// isDecimal reports whether s is a plain decimal number as JSON writes one:
-// optional sign, digits with an optional fraction, optional exponent
-// ("-1.25", "0.000025", "2.5e-05"). NaN, infinities, spaces and separators
-// are not.
-func isDecimal(s string) bool {
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		i++
-	}
-	digits := 0
-	for ; i < len(s) && isDigit(s[i]); i++ {
-		digits++
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			digits++
-		}
-	}
-	if digits == 0 {
-		return false
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		exp := 0
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			exp++
-		}
-		if exp == 0 {
-			return false
-		}
-	}
-	return i == len(s)
-}
-
-func isDigit(b byte) bool { return '0' <= b && b <= '9' }

@@ -264,25 +264,25 @@ func TestUpsertRejectsBadSeriesAndWritesNothing(t *testing.T) {
 		series  markets.Series
 		wantErr string
 	}{
-		{"unknown column", series([]string{"open", "adj_foo"}, good), `upsert WIKI/FB: column "adj_foo" is not a column of dw.equities`},
-		{"repeated column", series([]string{"open", "open"}, good), `upsert WIKI/FB: column "open": empty or repeated`},
-		{"too few values", series(oc, good, row("1")), "upsert WIKI/FB: date 2017-12-04: 1 values for 2 columns"},
-		{"too many values", series(oc, good, row("1", "2", "3")), "upsert WIKI/FB: date 2017-12-04: 3 values for 2 columns"},
-		{"thousands separator", series(oc, good, row("1,234.5", "2")), `upsert WIKI/FB: date 2017-12-04 column open: "1,234.5" is not a decimal number`},
+		{"unknown column", series([]string{"open", "adj_foo"}, good), `invalid series: WIKI/FB: column "adj_foo" is not a value column of equities`},
+		{"repeated column", series([]string{"open", "open"}, good), `invalid series: WIKI/FB: column "open": empty or repeated`},
+		{"too few values", series(oc, good, row("1")), "invalid series: WIKI/FB: date 2017-12-04: 1 values for 2 columns"},
+		{"too many values", series(oc, good, row("1", "2", "3")), "invalid series: WIKI/FB: date 2017-12-04: 3 values for 2 columns"},
+		{"thousands separator", series(oc, good, row("1,234.5", "2")), `invalid series: WIKI/FB: date 2017-12-04 column open: "1,234.5" is not a decimal number`},
 		{"NaN", series(oc, good, row("1", "NaN")), `column close: "NaN" is not a decimal number`},
 		{"spaces", series(oc, good, row(" 1", "2")), `column open: " 1" is not a decimal number`},
 		{"bare exponent", series(oc, good, row("1e", "2")), `column open: "1e" is not a decimal number`},
-		{"duplicate date", series(oc, good, good), "upsert WIKI/FB: date 2017-12-01 appears twice"},
+		{"duplicate date", series(oc, good, good), "invalid series: WIKI/FB: date 2017-12-01 appears twice"},
 		{"not a calendar date", series(oc, markets.Row{Date: markets.Date{Year: 2017, Month: 2, Day: 30}, Values: []string{"1", "2"}}), "date 2017-02-30 is not a valid calendar date"},
 		{"zero date", series(oc, markets.Row{Values: []string{"1", "2"}}), "is not a valid calendar date"},
 		{"numeric overflow in the database", series(oc, good, row("1e999999", "2")), "upsert WIKI/FB: dw.equities: ERROR: value overflows numeric format"},
-		{"unknown job", markets.Series{Dataset: markets.Dataset{Job: "crypto", Database: "GDAX", Ticker: "BTC"}}, `upsert GDAX/BTC: unknown job "crypto"`},
-		{"no ticker", markets.Series{Dataset: markets.Dataset{Job: markets.Economics, Database: "FRED"}}, "upsert FRED/: dataset needs a database and a ticker"},
-		{"bad zillow code", markets.Series{Dataset: markets.Dataset{Job: markets.RealEstate, Database: "ZILLOW", Ticker: "ZHVIAH"}, Columns: []string{"value"}}, `upsert ZILLOW/ZHVIAH: zillow code "ZHVIAH"`},
+		{"unknown job", markets.Series{Dataset: markets.Dataset{Job: "crypto", Database: "GDAX", Ticker: "BTC"}}, `invalid series: GDAX/BTC: unknown job "crypto"`},
+		{"no ticker", markets.Series{Dataset: markets.Dataset{Job: markets.Economics, Database: "FRED"}}, "invalid series: FRED/: dataset needs a database and a ticker"},
+		{"bad zillow code", markets.Series{Dataset: markets.Dataset{Job: markets.RealEstate, Database: "ZILLOW", Ticker: "ZHVIAH"}, Columns: []string{"value"}}, `invalid series: ZILLOW/ZHVIAH: zillow code "ZHVIAH"`},
 	}
 	for i, tc := range testCases {
 		t.Run(tc.name, func(t *testing.T) {
-			n, err := w.Upsert(context.Background(), tc.series)
+			n, err := upsertSeries(context.Background(), w, tc.series)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%d: Upsert error = %v, want one containing %q", i, err, tc.wantErr)
 			}
@@ -300,9 +300,18 @@ func TestUpsertRejectsBadSeriesAndWritesNothing(t *testing.T) {
 
 func day(y int, m time.Month, d int) markets.Date { return markets.Date{Year: y, Month: m, Day: d} }
 
+// upsertSeries lays s out as the ETL does, then upserts it.
+func upsertSeries(ctx context.Context, w *warehouse.Warehouse, s markets.Series) (int, error) {
+	b, err := markets.Layout(s)
+	if err != nil {
+		return 0, err
+	}
+	return w.Upsert(ctx, b)
+}
+
 func mustUpsert(t testing.TB, w *warehouse.Warehouse, s markets.Series) int {
 	t.Helper()
-	n, err := w.Upsert(context.Background(), s)
+	n, err := upsertSeries(context.Background(), w, s)
 	if err != nil {
 		t.Fatalf("Upsert: %v", err)
 	}
@@ -331,4 +340,28 @@ func setLocalZone(t *testing.T, zone string) {
 	old := time.Local
 	time.Local = loc
 	t.Cleanup(func() { time.Local = old })
+}
+
+// TestNewest: the newest stored date of a series, none before its first
+// rows, not confused with another series of the same table.
+func TestNewest(t *testing.T) {
+	w, _ := mustMigrated(t)
+	ctx := context.Background()
+	gdp := markets.Dataset{Job: markets.Economics, Database: "FRED", Ticker: "GDP", Description: "GDP"}
+	if d, ok, err := w.Newest(ctx, markets.Economics, "FRED", "GDP"); err != nil || ok {
+		t.Fatalf("Newest before any row = %v, %v, %v; want none", d, ok, err)
+	}
+	mustUpsert(t, w, markets.Series{Dataset: gdp, Columns: []string{"value"}, Rows: []markets.Row{
+		{Date: day(2024, 4, 1), Values: []string{"29016.714"}}, {Date: day(2024, 7, 1), Values: []string{""}}, {Date: day(2024, 1, 1), Values: []string{"1"}},
+	}})
+	other := gdp
+	other.Ticker = "M1SL"
+	mustUpsert(t, w, markets.Series{Dataset: other, Columns: []string{"value"}, Rows: []markets.Row{{Date: day(2024, 11, 1), Values: []string{"18190.3"}}}})
+	d, ok, err := w.Newest(ctx, markets.Economics, "FRED", "GDP")
+	if err != nil || !ok || d != day(2024, 7, 1) {
+		t.Errorf("Newest = %v, %v, %v; want 2024-07-01 (a NULL value is still a stored row)", d, ok, err)
+	}
+	if _, _, err := w.Newest(ctx, "crypto", "GDAX", "BTC"); err == nil || !strings.Contains(err.Error(), `unknown job "crypto"`) {
+		t.Errorf("Newest of an unknown job: %v", err)
+	}
 }

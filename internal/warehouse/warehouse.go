@@ -144,14 +144,30 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return out, nil
 }
 
-// redact replaces a connection failure, whose pgx message names the user,
-// database and host, with one that says only what went wrong. Other errors
-// (SQL errors, context errors) pass through unchanged.
+// redact replaces an error that could name the user, database or host with
+// one that says only what went wrong: a connection failure (pgx names the
+// user, database and host) and a network error (it names the address).
+// SQL errors (the server's message never contains the password or host) and
+// context errors pass through unchanged.
 func redact(err error) error {
 	var connErr *pgconn.ConnectError
-	if !errors.As(err, &connErr) {
+	var pgErr *pgconn.PgError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connErr):
+		return redactConnect(err)
+	case errors.As(err, &pgErr), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return errors.New("database connection: timed out")
+	case errors.As(err, &netErr):
+		return errors.New("database connection: network error")
 	}
+	return err
+}
+
+// redactConnect describes a failure to connect by its kind only.
+func redactConnect(err error) error {
 	var pgErr *pgconn.PgError
 	var netErr net.Error
 	switch {

@@ -3,6 +3,7 @@ package warehouse_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/acmecheckout/reports/internal/markets"
 	"github.com/acmecheckout/reports/internal/testenv"
 	"github.com/acmecheckout/reports/internal/warehouse"
 )
@@ -173,5 +175,31 @@ func mustHaveTables(t testing.TB, conn *pgx.Conn) {
 	want := "currency,economics,equities,interest_rates,markets,real_estate,schema_migrations"
 	if strings.Join(got, ",") != want {
 		t.Errorf("dw tables = %q, want %s", got, want)
+	}
+}
+
+// TestMigrationsMatchTables checks that the migrated dw tables have exactly
+// the columns, types and keys of markets.Tables, the one definition the
+// ETL, the lake and the read API share.
+func TestMigrationsMatchTables(t *testing.T) {
+	_, conn := mustMigrated(t)
+	sqlType := map[markets.Kind]string{markets.Text: "text", markets.Day: "date", markets.Decimal: "numeric"}
+	for _, tb := range markets.Tables() {
+		var want []string
+		for _, c := range tb.Columns {
+			want = append(want, c.Name+" "+sqlType[c.Kind])
+		}
+		got := mustQuery(t, conn, `SELECT column_name || ' ' || data_type FROM information_schema.columns
+			WHERE table_schema = 'dw' AND table_name = $1 ORDER BY ordinal_position`, tb.Name)
+		if !slices.Equal(got, want) {
+			t.Errorf("dw.%s columns %q, want %q", tb.Name, got, want)
+		}
+		key := mustQuery(t, conn, `SELECT a.attname FROM pg_index i
+			JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ON true
+			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+			WHERE i.indrelid = ('dw.' || $1)::regclass AND i.indisprimary ORDER BY k.n`, tb.Name)
+		if !slices.Equal(key, tb.Key) {
+			t.Errorf("dw.%s primary key %q, want %q", tb.Name, key, tb.Key)
+		}
 	}
 }

@@ -1,8 +1,10 @@
-// Package quandltest serves the Quandl / Nasdaq Data Link v3 data.json API
-// from the recorded-shape responses in the module's testdata/quandl/, for
-// tests: it checks the API key, filters rows by start_date/end_date, honours
-// order, answers unknown codes and bad keys as the real API does, and can be
-// told to fail or to change an upstream value.
+// Package quandltest serves the Quandl / Nasdaq Data Link v3 API from the
+// recorded-shape answers in the module's testdata/quandl/, for tests: the
+// time-series data.json API (filtered by start_date/end_date, in the
+// requested order) and the Tables API (filtered by column and date, over
+// cursor pages). It checks the API key, answers unknown codes, bad keys and
+// retired series as the real API does, and can be told to fail or to change
+// an upstream value.
 package quandltest
 
 import (
@@ -10,30 +12,34 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/acmecheckout/reports/internal/replay"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
 // Response is one canned answer, served instead of the recorded data.
-type Response struct {
-	Status     int
-	RetryAfter string // Retry-After header, if any
-	Body       string
-}
+type Response = replay.Response
 
 // Request is what the server received.
 type Request struct {
-	Dataset             string // DATABASE/CODE
+	// Dataset is DATABASE/CODE, or PUBLISHER/TABLE for the Tables API.
+	Dataset string
+	// Table is set for a Tables API request.
+	Table               bool
 	APIKey              string
-	StartDate, EndDate  string
+	StartDate, EndDate  string // start_date/end_date, or date.gte/date.lte
 	Order               string
+	Filters             url.Values // Tables API column filters
+	Cursor              string     // qopts.cursor_id
 	At                  time.Time
 	AnsweredWithFailure bool
 }
@@ -43,11 +49,13 @@ type Server struct {
 	BaseURL string
 	apiKey  string
 	dir     string
+	log     replay.Log[Request]
 
 	mu       sync.Mutex
 	datasets map[string]*recording
-	queued   map[string][]Response
-	requests []Request
+	tables   map[string]*table
+	retired  map[string]bool
+	pageSize int
 }
 
 // recording is one dataset's recorded response.
@@ -57,15 +65,34 @@ type recording struct {
 	Rows      [][]json.RawMessage
 }
 
+// table is one datatable's recorded answer.
+type table struct {
+	Columns []column
+	Rows    [][]json.RawMessage
+}
+
+// column is a datatable column: its name and type.
+type column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// index returns the position of the column called name, or -1.
+func (tb *table) index(name string) int {
+	return slices.IndexFunc(tb.Columns, func(c column) bool { return c.Name == name })
+}
+
 // NewServer starts a server holding every testdata/quandl/DATABASE/CODE.json
-// and accepting only apiKey; it stops when the test ends.
+// and testdata/quandl/datatables/PUBLISHER/TABLE.json, accepting only
+// apiKey; it stops when the test ends.
 func NewServer(t testing.TB, apiKey string) *Server {
 	t.Helper()
 	root, err := testenv.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{apiKey: apiKey, dir: filepath.Join(root, "testdata", "quandl"), datasets: map[string]*recording{}, queued: map[string][]Response{}}
+	s := &Server{apiKey: apiKey, dir: filepath.Join(root, "testdata", "quandl"), datasets: map[string]*recording{},
+		tables: map[string]*table{}, retired: map[string]bool{}, pageSize: 10000}
 	files, err := filepath.Glob(filepath.Join(s.dir, "*", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no recorded responses in %s: %v", s.dir, err)
@@ -80,6 +107,14 @@ func NewServer(t testing.TB, apiKey string) *Server {
 			t.Fatalf("%s: %v", f, err)
 		}
 		s.datasets[db+"/"+strings.TrimSuffix(filepath.Base(f), ".json")] = rec
+	}
+	tables, _ := filepath.Glob(filepath.Join(s.dir, "datatables", "*", "*.json"))
+	for _, f := range tables {
+		tb, err := loadTable(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		s.tables[filepath.Base(filepath.Dir(f))+"/"+strings.TrimSuffix(filepath.Base(f), ".json")] = tb
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
@@ -106,29 +141,65 @@ func load(path string) (*recording, error) {
 	return &recording{Columns: r.DatasetData.ColumnNames, Frequency: r.DatasetData.Frequency, Rows: r.DatasetData.Data}, nil
 }
 
-// ErrorBody returns the recorded error answer testdata/quandl/errors/CODE.json.
-func (s *Server) ErrorBody(t testing.TB, code string) string {
+// loadTable reads a recorded datatable answer.
+func loadTable(path string) (*table, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Datatable struct {
+			Data    [][]json.RawMessage `json:"data"`
+			Columns []column            `json:"columns"`
+		} `json:"datatable"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &table{Columns: r.Datatable.Columns, Rows: r.Datatable.Data}, nil
+}
+
+// ErrorBody returns the recorded error answer testdata/quandl/errors/NAME
+// (NAME.json when it has no extension).
+func (s *Server) ErrorBody(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.dir, "errors", code+".json"))
+	if filepath.Ext(name) == "" {
+		name += ".json"
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, "errors", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
 }
 
-// Queue makes the next requests for dataset (DATABASE/CODE) get responses, in
-// order, before the recorded data is served again.
-func (s *Server) Queue(dataset string, responses ...Response) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.queued[dataset] = append(s.queued[dataset], responses...)
-}
+// Queue makes the next requests for dataset (DATABASE/CODE or
+// PUBLISHER/TABLE) get responses, in order, before the recorded data is
+// served again.
+func (s *Server) Queue(dataset string, responses ...Response) { s.log.Queue(dataset, responses...) }
 
-// Remove makes dataset unknown, as a wrong code is.
+// Remove makes dataset unknown, as a wrong code is (HTTP 404, QECx02).
 func (s *Server) Remove(dataset string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.datasets, dataset)
+	delete(s.tables, dataset)
+}
+
+// Retire makes dataset answer HTTP 410 Gone, as the free datasets that were
+// not updated in 2024 do since October 2024.
+func (s *Server) Retire(dataset string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retired[dataset] = true
+}
+
+// SetPageSize makes the Tables API answer at most n rows per page (default
+// 10,000, the API's maximum).
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
 }
 
 // SetValue changes dataset's value on date in column (as named in
@@ -155,51 +226,57 @@ func (s *Server) SetValue(t testing.TB, dataset, date, column, value string) {
 }
 
 // Requests returns the requests received so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
-// ServeHTTP answers GET /api/v3/datasets/{DATABASE}/{CODE}/data.json.
+// ServeHTTP answers GET /api/v3/datasets/{DATABASE}/{CODE}/data.json and
+// GET /api/v3/datatables/{PUBLISHER}/{TABLE}.json.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v3/datasets/")
-	rest, ok2 := strings.CutSuffix(rest, "/data.json")
-	dataset := rest
-	s.mu.Lock()
-	req := Request{Dataset: dataset, APIKey: q.Get("api_key"), StartDate: q.Get("start_date"), EndDate: q.Get("end_date"), Order: q.Get("order"), At: time.Now()}
-	var canned *Response
-	if next := s.queued[dataset]; len(next) > 0 {
-		canned, s.queued[dataset] = &next[0], next[1:]
-		req.AnsweredWithFailure = true
+	req := Request{APIKey: q.Get("api_key"), Order: q.Get("order"), At: time.Now()}
+	var ok bool
+	if rest, isTable := strings.CutPrefix(r.URL.Path, "/api/v3/datatables/"); isTable {
+		req.Dataset, ok = strings.CutSuffix(rest, ".json")
+		req.Table, req.StartDate, req.EndDate, req.Cursor = true, q.Get("date.gte"), q.Get("date.lte"), q.Get("qopts.cursor_id")
+		req.Filters = url.Values{}
+		for k, v := range q {
+			if k != "api_key" && k != "date.gte" && k != "date.lte" && !strings.HasPrefix(k, "qopts.") {
+				req.Filters[k] = v
+			}
+		}
+	} else {
+		rest, ok1 := strings.CutPrefix(r.URL.Path, "/api/v3/datasets/")
+		req.Dataset, ok = strings.CutSuffix(rest, "/data.json")
+		ok = ok && ok1
+		req.StartDate, req.EndDate = q.Get("start_date"), q.Get("end_date")
 	}
-	s.requests = append(s.requests, req)
-	rec := s.datasets[dataset]
+	canned := s.log.Record(req.Dataset, req, func(r *Request) { r.AnsweredWithFailure = true })
+	s.mu.Lock()
+	rec, tb, retired, pageSize := s.datasets[req.Dataset], s.tables[req.Dataset], s.retired[req.Dataset], s.pageSize
 	s.mu.Unlock()
 
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	switch {
 	case canned != nil:
-		if canned.RetryAfter != "" {
-			w.Header().Set("Retry-After", canned.RetryAfter)
-		}
-		w.WriteHeader(canned.Status)
-		fmt.Fprint(w, canned.Body)
-	case r.Method != http.MethodGet || !ok || !ok2:
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"quandl_error":{"code":"QECx00","message":"Not found."}}`)
+		canned.Write(w)
+	case r.Method != http.MethodGet || !ok:
+		Response{Status: http.StatusNotFound, Body: `{"quandl_error":{"code":"QECx00","message":"Not found."}}`}.Write(w)
 	case req.APIKey != s.apiKey:
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"quandl_error":{"code":"QEAx01","message":"We could not recognize your API key. Please check your API key and try again."}}`)
-	case rec == nil:
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"quandl_error":{"code":"QECx02","message":"You have submitted an incorrect Quandl code. Please check your Quandl codes and try again."}}`)
-	default:
+		Response{Status: http.StatusBadRequest, Body: `{"quandl_error":{"code":"QEAx01","message":"We could not recognize your API key. Please check your API key and try again."}}`}.Write(w)
+	case retired:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusGone)
+		fmt.Fprintf(w, "Resource is no longer available. Path: %s", r.URL.Path)
+	case req.Table && tb != nil:
+		s.mu.Lock()
+		resp := tb.answer(req, q, pageSize)
+		s.mu.Unlock()
+		resp.Write(w)
+	case !req.Table && rec != nil:
 		s.mu.Lock()
 		body := rec.answer(req.StartDate, req.EndDate, req.Order)
 		s.mu.Unlock()
-		_, _ = w.Write(body)
+		Response{Status: http.StatusOK, Body: string(body)}.Write(w)
+	default:
+		Response{Status: http.StatusNotFound, Body: `{"quandl_error":{"code":"QECx02","message":"You have submitted an incorrect Quandl code. Please check your Quandl codes and try again."}}`}.Write(w)
 	}
 }
 
@@ -236,6 +313,52 @@ func (rec *recording) answer(start, end, order string) []byte {
 		"data": rows, "collapse": nil, "order": ord,
 	}})
 	return b
+}
+
+// answer renders one page of the rows that pass req's filters and dates:
+// the page starting at req's cursor (an offset written as "cursor-N"), of
+// at most min(qopts.per_page, pageSize) rows.
+func (tb *table) answer(req Request, q url.Values, pageSize int) Response {
+	dateCol := tb.index("date")
+	var rows [][]json.RawMessage
+	for _, row := range tb.Rows {
+		keep := true
+		for col, vals := range req.Filters {
+			i := tb.index(col)
+			if i < 0 {
+				return Response{Status: http.StatusBadRequest, Body: fmt.Sprintf(`{"quandl_error":{"code":"QESx06","message":"You cannot filter on the %s column."}}`, col)}
+			}
+			var v string
+			_ = json.Unmarshal(row[i], &v)
+			keep = keep && slices.Contains(vals, v)
+		}
+		var d string
+		_ = json.Unmarshal(row[dateCol], &d)
+		if keep && (req.StartDate == "" || d >= req.StartDate) && (req.EndDate == "" || d <= req.EndDate) {
+			rows = append(rows, row)
+		}
+	}
+	if n, err := strconv.Atoi(q.Get("qopts.per_page")); err == nil && n > 0 {
+		pageSize = min(pageSize, n)
+	}
+	offset := 0
+	if req.Cursor != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(req.Cursor, "cursor-"))
+		if err != nil || n < 0 || n > len(rows) {
+			return Response{Status: http.StatusBadRequest, Body: `{"quandl_error":{"code":"QESx05","message":"The cursor_id is invalid."}}`}
+		}
+		offset = n
+	}
+	page := rows[offset:min(offset+pageSize, len(rows))]
+	var next any
+	if offset+len(page) < len(rows) {
+		next = fmt.Sprintf("cursor-%d", offset+len(page))
+	}
+	if page == nil {
+		page = [][]json.RawMessage{}
+	}
+	b, _ := json.Marshal(map[string]any{"datatable": map[string]any{"data": page, "columns": tb.Columns}, "meta": map[string]any{"next_cursor_id": next}})
+	return Response{Status: http.StatusOK, Body: string(b)}
 }
 
 // dateOf returns a recorded row's date.
