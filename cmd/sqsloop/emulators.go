@@ -60,7 +60,7 @@ func (c *CLI) up(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
+	if err := os.MkdirAll(*dir, 0o750); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
 	var started []running
@@ -119,7 +119,7 @@ func startDetached(ctx context.Context, p *emulator.Process, logPath, marker str
 		return r, fmt.Errorf("%s: %s is taken (another emulator still running? `sqsloop down`, or choose another port): %w", p.Name, host, err)
 	}
 	_ = l.Close()
-	log, err := os.Create(logPath)
+	log, err := os.Create(filepath.Clean(logPath))
 	if err != nil {
 		return r, fmt.Errorf("%s log: %w", p.Name, err)
 	}
@@ -178,7 +178,7 @@ func isRunning(r running) bool {
 	if r.PID <= 0 || syscall.Kill(r.PID, 0) != nil {
 		return false
 	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(r.PID) + "/stat")
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(r.PID), "stat"))
 	if err != nil {
 		return true // no /proc: trust the signal
 	}
@@ -186,12 +186,12 @@ func isRunning(r running) bool {
 	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i:]), ") Z") {
 		return false
 	}
-	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(r.PID) + "/cmdline")
+	cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(r.PID), "cmdline"))
 	return err != nil || strings.Contains(string(cmdline), r.Marker)
 }
 
 func readState(dir string) ([]running, error) {
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	b, err := os.ReadFile(filepath.Clean(filepath.Join(dir, stateFile)))
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func writeState(dir string, rs []running) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, stateFile), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, stateFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("record the emulators: %w", err)
 	}
 	return nil

@@ -58,18 +58,20 @@ type Process struct {
 func DynamoDBLocal(nodeModules string, port int) (*Process, error) {
 	java, err := exec.LookPath("java")
 	if err != nil {
-		return nil, fmt.Errorf("DynamoDB Local needs Java 17 or newer on PATH (Debian: apt-get install openjdk-17-jre-headless): %w: %v", ErrNotInstalled, err)
+		return nil, fmt.Errorf("DynamoDB Local needs Java 17 or newer on PATH (Debian: apt-get install openjdk-17-jre-headless): %w: %w", ErrNotInstalled, err)
 	}
 	jars, _ := filepath.Glob(filepath.Join(nodeModules, dynamoDBLocalPackage, "lib", "dynamodb_local_*", "DynamoDBLocal.jar"))
 	if len(jars) != 1 {
 		return nil, fmt.Errorf("DynamoDBLocal.jar not found in %s (run `make deps`): %w", filepath.Join(nodeModules, dynamoDBLocalPackage), ErrNotInstalled)
 	}
 	dir := filepath.Dir(jars[0])
-	cmd := exec.Command(java,
+	args := []string{
 		"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
+		"-Djava.library.path=" + filepath.Join(dir, "DynamoDBLocal_lib"),
 		"-jar", jars[0],
-		"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
+		"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port),
+	}
+	cmd := exec.Command(java, args...) //nolint:gosec // G204: the jar of the pinned npm package, in node_modules
 	cmd.Dir = dir
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
 	return &Process{
@@ -84,12 +86,12 @@ func DynamoDBLocal(nodeModules string, port int) (*Process, error) {
 func Fauxqs(nodeModules string, port int) (*Process, error) {
 	bin := filepath.Join(nodeModules, ".bin", "fauxqs")
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("fauxqs not found (run `make deps`): %w: %v", ErrNotInstalled, err)
+		return nil, fmt.Errorf("fauxqs not found (run `make deps`): %w: %w", ErrNotInstalled, err)
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		return nil, fmt.Errorf("fauxqs needs Node.js on PATH: %w: %v", ErrNotInstalled, err)
+		return nil, fmt.Errorf("fauxqs needs Node.js on PATH: %w: %w", ErrNotInstalled, err)
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin) //nolint:gosec // G204: the pinned npm package's program, in node_modules
 	cmd.Env = append(os.Environ(), "FAUXQS_PORT="+strconv.Itoa(port), "FAUXQS_LOGGER=false",
 		"FAUXQS_HOST=localhost", "FAUXQS_DEFAULT_REGION="+Region)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
@@ -115,7 +117,7 @@ func (p *Process) WaitReady(ctx context.Context, exited <-chan struct{}) error {
 		case <-exited:
 			return fmt.Errorf("%s exited before answering on %s", p.Name, p.Endpoint)
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer on %s: %w (last error: %v)", p.Name, p.Endpoint, ctx.Err(), err)
+			return fmt.Errorf("%s did not answer on %s: %w (last error: %w)", p.Name, p.Endpoint, ctx.Err(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

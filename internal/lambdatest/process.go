@@ -2,8 +2,6 @@ package lambdatest
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +40,6 @@ type Process struct {
 	stdout *syncBuffer
 	stderr *syncBuffer
 	done   chan struct{}
-	err    error
 }
 
 // Start runs the bootstrap binary bin with exactly env as its environment
@@ -60,7 +57,7 @@ func Start(t testing.TB, bin string, env []string) *Process {
 		t.Fatalf("start %s: %v", bin, err)
 	}
 	go func() {
-		p.err = p.cmd.Wait()
+		_ = p.cmd.Wait()
 		close(p.done)
 	}()
 	t.Cleanup(func() {
@@ -72,25 +69,6 @@ func Start(t testing.TB, bin string, env []string) *Process {
 	})
 	return p
 }
-
-// Wait waits for the process to exit and returns its exit code, or an error
-// if ctx ends first.
-func (p *Process) Wait(ctx context.Context) (int, error) {
-	select {
-	case <-p.done:
-		var exit *exec.ExitError
-		if errors.As(p.err, &exit) {
-			return exit.ExitCode(), nil
-		}
-		return 0, p.err
-	case <-ctx.Done():
-		return -1, ctx.Err()
-	}
-}
-
-// Signal sends sig to the process, as Lambda sends SIGTERM at shutdown when
-// an extension is registered.
-func (p *Process) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // Stdout returns what the process wrote to stdout so far.
 func (p *Process) Stdout() string { return p.stdout.String() }
