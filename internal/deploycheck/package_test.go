@@ -176,7 +176,7 @@ func requireTools(t *testing.T) {
 		testenv.Missing(t, "python3", err)
 	}
 	if out, err := exec.Command("python3", "-c", "import samtranslator, boto3").CombinedOutput(); err != nil {
-		testenv.Missing(t, "aws-sam-translator (Python: pip install aws-sam-translator)", fmt.Errorf("%v: %s", err, bytes.TrimSpace(out)))
+		testenv.Missing(t, "aws-sam-translator (Python: pip install aws-sam-translator)", fmt.Errorf("%w: %s", err, bytes.TrimSpace(out)))
 	}
 	if _, err := exec.LookPath("make"); err != nil {
 		testenv.Missing(t, "make", err)

@@ -223,7 +223,7 @@ func policyJSON(doc string) (string, error) {
 	}
 	out, err := pythonToJSON(doc)
 	if err != nil || !json.Valid([]byte(out)) {
-		return "", fmt.Errorf("neither JSON nor Python's text of a document (%v): %s", err, doc)
+		return "", fmt.Errorf("neither JSON nor Python's text of a document (%w): %s", err, doc)
 	}
 	return out, nil
 }

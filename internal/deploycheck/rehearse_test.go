@@ -366,7 +366,7 @@ func motoModeledTypes(root string) (map[string]bool, error) {
 		err = json.Unmarshal(out, &types)
 	}
 	if err != nil || len(types) == 0 {
-		return nil, fmt.Errorf("moto's resource types: %v %s", err, out)
+		return nil, fmt.Errorf("moto's resource types: %w %s", err, out)
 	}
 	modeled := map[string]bool{}
 	for _, typ := range types {

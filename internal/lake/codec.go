@@ -3,6 +3,7 @@ package lake
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,7 @@ func cellOf(k markets.Kind, v markets.Value) (parquet.Value, error) {
 		if err := d.Check(); err != nil {
 			return parquet.Value{}, err
 		}
-		return parquet.Int32Value(int32(d.Time().Unix() / 86400)), nil
+		return parquet.Int32Value(int32(d.Time().Unix() / 86400)), nil //nolint:gosec // a checked date (years 1-9999) is within ±3,000,000 days of 1970
 	case markets.Decimal:
 		b, err := encodeDecimal(v.Text)
 		if err != nil {
@@ -157,7 +158,7 @@ func keyString(keys []int, r row) string {
 	for _, k := range keys {
 		v := r[k]
 		if v.Kind() == parquet.Int32 {
-			b = append(b, byte(v.Int32()>>24), byte(v.Int32()>>16), byte(v.Int32()>>8), byte(v.Int32()))
+			b = binary.BigEndian.AppendUint32(b, uint32(v.Int32())) //nolint:gosec // the bits of a date, not a quantity
 		} else {
 			b = append(b, v.ByteArray()...)
 		}
@@ -211,15 +212,15 @@ func (c *codec) encode(rows []row) ([]byte, error) {
 func (c *codec) decode(body []byte) (rows []row, err error) {
 	defer func() {
 		if r := recover(); r != nil { // parquet-go may panic on corrupt input
-			rows, err = nil, fmt.Errorf("%w: corrupt Parquet: %v", ErrUnreadable, r)
+			rows, err = nil, fmt.Errorf("%w: corrupt Parquet: %v", ErrUnreadable, r) //nolint:errorlint // r is a recovered panic value, not an error chain
 		}
 	}()
 	f, err := parquet.OpenFile(bytes.NewReader(body), int64(len(body)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a Parquet file: %v", ErrUnreadable, err)
+		return nil, fmt.Errorf("%w: not a Parquet file: %w", ErrUnreadable, err)
 	}
 	if err := c.checkSchema(f.Schema()); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	column := make([]int, len(f.Schema().Columns())) // leaf index -> table column
 	for i, col := range c.table.Columns {
@@ -239,7 +240,7 @@ func (c *codec) decode(body []byte) (rows []row, err error) {
 			return rows, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: reading rows: %v", ErrUnreadable, err)
+			return nil, fmt.Errorf("%w: reading rows: %w", ErrUnreadable, err)
 		}
 	}
 }

@@ -138,8 +138,8 @@ func checkBucket(b string) error {
 		return fmt.Errorf("bucket %q must be 3 to 63 characters long", b)
 	}
 	for _, r := range b {
-		if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '.') {
-			return fmt.Errorf("bucket %q may hold only lower-case letters, digits, - and .", b)
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '.' {
+			return fmt.Errorf("bucket %q may hold only lower-case letters, digits, hyphens and dots", b)
 		}
 	}
 	if !isAlnum(b[0]) || !isAlnum(b[len(b)-1]) {

@@ -112,10 +112,10 @@ func parseKey(rel string) (object, error) {
 	}
 	o := object{Table: t, Year: year}
 	if o.Dataset, err = unescapeName(ds); err != nil {
-		return object{}, fmt.Errorf("dataset %v", err)
+		return object{}, fmt.Errorf("dataset %w", err)
 	}
 	if o.Ticker, err = unescapeName(tk); err != nil {
-		return object{}, fmt.Errorf("ticker %v", err)
+		return object{}, fmt.Errorf("ticker %w", err)
 	}
 	return o, nil
 }
