@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/lake"
 	"github.com/acmecheckout/reports/internal/lambdatest"
 	"github.com/acmecheckout/reports/internal/markets"
 	"github.com/acmecheckout/reports/internal/purchase"
@@ -135,65 +136,130 @@ func TestRunCommandLine(t *testing.T) {
 
 // TestServe runs `api serve` in process against DynamoDB and PostgreSQL and
 // reads it over HTTP, as a person with curl would.
-func TestServe(t *testing.T) {
-	table, dbURL := mustDatapoints(t), mustWarehouse(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr bytes.Buffer // read once run has returned
-	done := make(chan int, 1)
-	getenv := env("TABLE_NAME", table, "DATABASE_URL", dbURL, "SECRETS_PLAINTEXT", "true", "CORS_ALLOW_ORIGIN", "http://localhost:5173")
-	addr := "127.0.0.1:" + testenv.FreePort(t)
-	go func() { done <- run(ctx, []string{"serve", "--addr", addr}, getenv, io.Discard, &stderr) }()
+// served is `api serve` running in the test's process.
+type served struct {
+	base   string
+	cancel context.CancelFunc
+	done   chan int
+	stderr *bytes.Buffer // read once run has returned
+}
 
-	base := "http://" + addr
+// mustServe runs `api serve` with getenv on a free port and waits until it answers.
+func mustServe(t *testing.T, getenv func(string) string) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &served{cancel: cancel, done: make(chan int, 1), stderr: &bytes.Buffer{}}
+	addr := "127.0.0.1:" + testenv.FreePort(t)
+	s.base = "http://" + addr
+	go func() { s.done <- run(ctx, []string{"serve", "--addr", addr}, getenv, io.Discard, s.stderr) }()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get(base + "/api/")
+		resp, err := http.Get(s.base + "/api/")
 		if err == nil {
 			resp.Body.Close()
-			break
+			return s
 		}
 		select {
-		case code := <-done:
-			t.Fatalf("api serve exited %d:\n%s", code, &stderr)
+		case code := <-s.done:
+			t.Fatalf("api serve exited %d:\n%s", code, s.stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			<-done
-			t.Fatalf("api serve did not start:\n%s", &stderr)
+			<-s.done
+			t.Fatalf("api serve did not start:\n%s", s.stderr)
 		}
 	}
+}
+
+// stop interrupts the server, as Ctrl-C does, and checks it exits 0.
+func (s *served) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		if code != exitOK {
+			t.Errorf("exit %d after Ctrl-C, want 0\n%s", code, s.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("api serve did not stop")
+	}
+}
+
+// mustGet GETs path (with an Origin header) and checks the answer is 200 want.
+func (s *served) mustGet(t *testing.T, path, want string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.base+path, nil)
+	req.Header.Set("Origin", "http://localhost:5173")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != want {
+		t.Errorf("GET %s = %d %s (headers %v)\nwant 200 %s", path, resp.StatusCode, body, resp.Header, want)
+	}
+	return resp
+}
+
+func TestServe(t *testing.T) {
+	table, dbURL := mustDatapoints(t), mustWarehouse(t)
+	getenv := env("TABLE_NAME", table, "DATABASE_URL", dbURL, "SECRETS_PLAINTEXT", "true", "CORS_ALLOW_ORIGIN", "http://localhost:5173")
+	s := mustServe(t, getenv)
 	for _, tc := range []struct{ path, want string }{
 		{"/api/currency/latest", latestBody},
 		{"/api/reports/day-merchant?day=2011-12-03", dayMerchantBody},
 		{"/api/datapoints/2011-12-03:10%7C10-50", `{"datapoint":"2011-12-03:10|10-50","events":2}`},
 	} {
-		req, _ := http.NewRequest(http.MethodGet, base+tc.path, nil)
-		req.Header.Set("Origin", "http://localhost:5173")
-		resp, err := http.DefaultClient.Do(req)
+		if resp := s.mustGet(t, tc.path, tc.want); resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:5173" {
+			t.Errorf("GET %s: Access-Control-Allow-Origin %q", tc.path, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	s.stop(t)
+	for _, want := range []string{"api: serving " + s.base + "/api/", `"msg":"request"`} {
+		if !strings.Contains(s.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, s.stderr)
+		}
+	}
+}
+
+// TestServeFromLake serves the markets data from the lake's Parquet objects
+// when there is no DATABASE_URL (SPEC §8), through the S3 protocol.
+func TestServeFromLake(t *testing.T) {
+	testenv.GoFakeS3(t, "lake")
+	ctx := context.Background()
+	l, err := lake.Open(ctx, "s3://lake/markets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := func(s string) markets.Date { v, _ := markets.ParseDate(s); return v }
+	for _, s := range []markets.Series{
+		{Dataset: markets.Currency.Datasets()[0], Columns: []string{"rate", "high_est", "low_est"}, Rows: []markets.Row{
+			{Date: d("2016-12-30"), Values: []string{"1.0541", "1.0613", "1.0469"}},
+			{Date: d("2017-12-01"), Values: []string{"1.1794", "1.1961", "1.1712"}},
+			{Date: d("2017-12-04"), Values: []string{"1.1865", "", ""}},
+		}},
+		{Dataset: markets.Currency.Datasets()[1], Columns: []string{"rate"}, Rows: []markets.Row{
+			{Date: d("2017-12-01"), Values: []string{"1.3517"}},
+		}},
+	} {
+		b, err := markets.Layout(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || string(body) != tc.want || resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:5173" {
-			t.Errorf("GET %s = %d %s (headers %v)\nwant 200 %s", tc.path, resp.StatusCode, body, resp.Header, tc.want)
+		if _, err := l.Upsert(ctx, b); err != nil {
+			t.Fatal(err)
 		}
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Errorf("exit %d after Ctrl-C, want 0\n%s", code, &stderr)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("api serve did not stop")
-	}
-	for _, want := range []string{"api: serving http://" + addr + "/api/", `"msg":"request"`} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, &stderr)
-		}
-	}
+	s := mustServe(t, env("LAKE_URL", "s3://lake/markets"))
+	s.mustGet(t, "/api/currency/latest", `{"body":[`+
+		`{"dataset":"CURRFX","ticker":"EURUSD","currency":"EUR","date":"2017-12-04","rate":"1.1865","high_est":null,"low_est":null},`+
+		`{"dataset":"CURRFX","ticker":"GBPUSD","currency":"GBP","date":"2017-12-01","rate":"1.3517","high_est":null,"low_est":null}]}`)
+	s.mustGet(t, "/api/currency?ticker=EURUSD&start=2016-12-01&end=2017-12-01", `{"body":[`+
+		`{"dataset":"CURRFX","ticker":"EURUSD","currency":"EUR","date":"2016-12-30","rate":"1.0541","high_est":"1.0613","low_est":"1.0469"},`+
+		`{"dataset":"CURRFX","ticker":"EURUSD","currency":"EUR","date":"2017-12-01","rate":"1.1794","high_est":"1.1961","low_est":"1.1712"}],"next":null}`)
+	s.stop(t)
 }
 
 // functionURLResponse is a Function URL response as the function streams it

@@ -18,6 +18,7 @@ import (
 
 	"github.com/acmecheckout/reports/internal/api"
 	"github.com/acmecheckout/reports/internal/dynamo"
+	"github.com/acmecheckout/reports/internal/lake"
 	"github.com/acmecheckout/reports/internal/lambdainit"
 	"github.com/acmecheckout/reports/internal/secrets"
 	"github.com/acmecheckout/reports/internal/warehouse"
@@ -198,12 +199,12 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 }
 
 // openLake returns the market data read from the lake's Parquet objects at
-// lakeURL (SPEC §7), when there is no warehouse.
-//
-// LAKE WIRING: the lake's reader is built on another branch. Once it lands,
-// this body becomes its constructor, e.g. `return lake.Open(ctx, lakeURL)`:
-// *lake.Lake implements api.MarketData (Latest and History, the same contract
-// as *warehouse.Warehouse).
-func openLake(_ context.Context, _ string) (api.MarketData, error) {
-	return nil, fmt.Errorf("%s is set without %s, but this build does not read the lake yet: set %s", envLakeURL, envDatabaseURL, envDatabaseURL)
+// lakeURL (SPEC §7), when there is no warehouse: each request reads the
+// objects it needs, no Athena on the request path.
+func openLake(ctx context.Context, lakeURL string) (api.MarketData, error) {
+	l, err := lake.Open(ctx, lakeURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envLakeURL, err)
+	}
+	return l, nil
 }

@@ -269,24 +269,7 @@ func TestLakePermissions(t *testing.T) {
 			if strings.HasPrefix(tc.bucket, "<") {
 				objects = "arn:<AWS::Partition>:s3:::<LakeBucket>/" + tc.prefix + "/*"
 			}
-			got := map[string][]string{}
-			for _, st := range roleStatements(t, s, "EtlRole") {
-				for _, a := range strs(st["Action"]) {
-					if !strings.HasPrefix(a, "s3:") {
-						continue
-					}
-					for _, r := range strs(st["Resource"]) {
-						got[a] = append(got[a], s.resolve(t, r))
-					}
-					if a == "s3:ListBucket" {
-						cond, _ := st["Condition"].(map[string]any)
-						like, _ := cond["StringLike"].(map[string]any)
-						if p := strs(like["s3:prefix"]); len(p) != 1 || s.resolve(t, p[0]) != tc.prefix+"/*" {
-							t.Errorf("ListBucket condition %s, want s3:prefix %s/*", show(cond), tc.prefix)
-						}
-					}
-				}
-			}
+			got := s3Permissions(t, s, "EtlRole", tc.prefix)
 			want := map[string][]string{"s3:GetObject": {objects}, "s3:PutObject": {objects}, "s3:ListBucket": {tc.bucket}}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("the ETL may %v, want exactly %v", got, want)
@@ -317,5 +300,66 @@ func TestLakePermissions(t *testing.T) {
 		if slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return strings.HasPrefix(a, "s3:") }) {
 			t.Errorf("without the lake the ETL still has %s", show(st))
 		}
+	}
+}
+
+// s3Permissions returns the S3 actions role may take, each with its resources
+// as resolved, and checks that listing is limited to prefix.
+func s3Permissions(t *testing.T, s *stack, role, prefix string) map[string][]string {
+	t.Helper()
+	got := map[string][]string{}
+	for _, st := range roleStatements(t, s, role) {
+		for _, a := range strs(st["Action"]) {
+			if !strings.HasPrefix(a, "s3:") {
+				continue
+			}
+			for _, r := range strs(st["Resource"]) {
+				got[a] = append(got[a], s.resolve(t, r))
+			}
+			if a == "s3:ListBucket" {
+				cond, _ := st["Condition"].(map[string]any)
+				like, _ := cond["StringLike"].(map[string]any)
+				if p := strs(like["s3:prefix"]); len(p) != 1 || s.resolve(t, p[0]) != prefix+"/*" {
+					t.Errorf("%s: ListBucket condition %s, want s3:prefix %s/*", role, show(cond), prefix)
+				}
+			}
+		}
+	}
+	return got
+}
+
+// TestApiReadsTheLake: without a database of its own, the read API reads the
+// lake (LAKE_URL) and may get and list its objects, nothing else in S3.
+func TestApiReadsTheLake(t *testing.T) {
+	objects := "arn:<AWS::Partition>:s3:::<LakeBucket>/lake/*"
+	cases := []struct {
+		name      string
+		overrides map[string]any
+		reads     bool
+	}{
+		{"no lake", nil, false},
+		{"the lake and no API database", withLake, true},
+		{"the lake and an API database", map[string]any{"LakeEnabled": "true", "ApiDatabaseUrlCiphertext": apiCiphertext}, false},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			s := mustLoad(t, tc.overrides)
+			got := s3Permissions(t, s, "ApiRole", "lake")
+			want := map[string][]string{}
+			if tc.reads {
+				want = map[string][]string{"s3:GetObject": {objects}, "s3:ListBucket": {"<LakeBucket.Arn>"}}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("the API may %v, want exactly %v", got, want)
+			}
+			fn := s.mustFunction(t, "ApiFunction")
+			lakeURL, ok := fn.Environment.Variables["LAKE_URL"]
+			switch {
+			case tc.reads && (!ok || s.resolve(t, lakeURL) != "s3://<LakeBucket>/lake"):
+				t.Errorf("LAKE_URL %q (set %t), want s3://<LakeBucket>/lake", lakeURL, ok)
+			case !tc.reads && ok:
+				t.Errorf("LAKE_URL %q, want none", lakeURL)
+			}
+		})
 	}
 }
