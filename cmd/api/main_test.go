@@ -117,7 +117,7 @@ func TestRunCommandLine(t *testing.T) {
 		{"bad SECRETS_PLAINTEXT", []string{"serve"}, env("DATABASE_URL", "postgres://u:pw@h/db", "SECRETS_PLAINTEXT", "yes"), exitFailed, "", `SECRETS_PLAINTEXT "yes": want true or false`},
 		{"ciphertext without a function name", []string{"serve"}, env("DATABASE_URL", "AQICAHh="), exitFailed, "", "AWS_LAMBDA_FUNCTION_NAME is not set"},
 		{"malformed database URL", []string{"serve"}, env("DATABASE_URL", "postgres://u:s3cret@h:99999999/db", "SECRETS_PLAINTEXT", "true"), exitFailed, "", "the database URL is malformed"},
-		{"lake only", []string{"serve"}, env("LAKE_URL", "s3://bucket/markets"), exitFailed, "", "LAKE_URL is set without DATABASE_URL, but this build does not read the lake yet"},
+		{"lake URL without a prefix", []string{"serve"}, env("LAKE_URL", "s3://bucket"), exitFailed, "", `api: LAKE_URL: invalid lake URL "s3://bucket"`},
 		{"address in use", []string{"serve", "--addr", "256.0.0.1:1"}, env("TABLE_NAME", "t"), exitFailed, "", "api: listen:"},
 	}
 	for i, tc := range testCases {
