@@ -20,14 +20,14 @@ import (
 
 	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
-	"github.com/acmecheckout/reports/internal/sqs"
 )
 
 // DeadLetterer parks invalid events with the reason they were rejected.
 // internal/sqs.DeadLetter implements it.
 type DeadLetterer interface {
-	// Send sends msgs and returns those not sent, by MessageID, with why.
-	Send(ctx context.Context, msgs []sqs.DeadLetterMessage) map[string]error
+	// Send parks rejected events and returns those not parked, by
+	// MessageID, with why.
+	Send(ctx context.Context, rejected []purchase.Rejection) map[string]error
 }
 
 // Defaults of a Handler.
@@ -203,7 +203,7 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 	res := Result{Summary: Summary{Messages: len(msgs)}}
 	var (
 		deliveries []purchase.Delivery
-		rejected   []sqs.DeadLetterMessage
+		rejected   []purchase.Rejection
 		invalid    = make(map[string]string)
 		seen       = make(map[string]bool, len(msgs))
 	)
@@ -212,8 +212,8 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 		if err != nil {
 			res.InvalidEvents = append(res.InvalidEvents, Problem{MessageID: m.MessageId, Reason: err.Error()})
 			invalid[m.MessageId] = err.Error()
-			rejected = append(rejected, sqs.DeadLetterMessage{
-				MessageID: m.MessageId, Body: m.Body, Reason: err.Error(), GroupID: m.Attributes["MessageGroupId"],
+			rejected = append(rejected, purchase.Rejection{
+				MessageID: m.MessageId, Identity: m.MessageId, Body: m.Body, Reason: err.Error(), Group: m.Attributes["MessageGroupId"],
 			})
 			continue
 		}

@@ -61,3 +61,20 @@ type Reader interface {
 	// reports need day "".
 	List(ctx context.Context, r Report, day string) ([]Count, error)
 }
+
+// Rejection is an invalid event on its way to the dead-letter queue, with
+// what an operator needs to fix and send it back (SPEC §4).
+type Rejection struct {
+	// MessageID is the id of the message that carried the event.
+	MessageID string
+	// Identity is what the event is or would be counted under: its producer's
+	// idempotency key, else MessageID. Sent back with it, the event is never
+	// counted twice.
+	Identity string
+	// Body is the message body, unchanged.
+	Body string
+	// Reason says why the event was rejected.
+	Reason string
+	// Group is the message group on a FIFO queue, "" otherwise.
+	Group string
+}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/acmecheckout/reports/internal/purchase"
 )
 
 // Message attributes every dead-lettered message carries.
@@ -19,6 +21,9 @@ const (
 	AttrError = "error"
 	// AttrSourceMessageID holds the id of the message as first received.
 	AttrSourceMessageID = "sourceMessageId"
+	// AttrIdempotencyKey holds the identity the event is or would be counted
+	// under (SPEC §4); producers set it on purchase messages too.
+	AttrIdempotencyKey = "idempotencyKey"
 )
 
 // Limits of one SendMessageBatch call.
@@ -28,19 +33,6 @@ const (
 	// one batch: 1 MiB since SQS raised its message size limit.
 	maxBatchBytes = 1 << 20
 )
-
-// DeadLetterMessage is a rejected message to park on the dead-letter queue.
-type DeadLetterMessage struct {
-	// MessageID is the id of the original message; it becomes the
-	// sourceMessageId attribute.
-	MessageID string
-	// Body is the original body, sent unchanged.
-	Body string
-	// Reason says why it was rejected; it becomes the error attribute.
-	Reason string
-	// GroupID is the original message group for FIFO queues ("" otherwise).
-	GroupID string
-}
 
 // DeadLetter sends rejected messages to one SQS queue.
 type DeadLetter struct {
@@ -64,7 +56,7 @@ func NewDeadLetter(client SendMessageBatchAPI, url string) *DeadLetter {
 // message of a call that failed as a whole, and each entry SQS refused or
 // kept failing. Transient failures of a call are retried by the SDK's
 // retryer, of an entry by sendEntries. A nil map means all were sent.
-func (d *DeadLetter) Send(ctx context.Context, msgs []DeadLetterMessage) map[string]error {
+func (d *DeadLetter) Send(ctx context.Context, msgs []purchase.Rejection) map[string]error {
 	var failed map[string]error
 	fail := func(id string, err error) {
 		if failed == nil {
@@ -103,17 +95,18 @@ func (d *DeadLetter) Send(ctx context.Context, msgs []DeadLetterMessage) map[str
 	return failed
 }
 
-func (d *DeadLetter) entry(id string, m DeadLetterMessage) types.SendMessageBatchRequestEntry {
+func (d *DeadLetter) entry(id string, m purchase.Rejection) types.SendMessageBatchRequestEntry {
 	e := types.SendMessageBatchRequestEntry{
 		Id:          aws.String(id),
 		MessageBody: aws.String(m.Body),
 		MessageAttributes: map[string]types.MessageAttributeValue{
 			AttrError:           {DataType: aws.String("String"), StringValue: aws.String(nonEmpty(m.Reason, "invalid"))},
 			AttrSourceMessageID: {DataType: aws.String("String"), StringValue: aws.String(nonEmpty(m.MessageID, "unknown"))},
+			AttrIdempotencyKey:  {DataType: aws.String("String"), StringValue: aws.String(identity(m))},
 		},
 	}
 	if d.fifo {
-		e.MessageGroupId = aws.String(nonEmpty(m.GroupID, "invalid"))
+		e.MessageGroupId = aws.String(nonEmpty(m.Group, "invalid"))
 		sum := sha256.Sum256([]byte(m.MessageID))
 		e.MessageDeduplicationId = aws.String(hex.EncodeToString(sum[:]))
 	}
@@ -122,10 +115,17 @@ func (d *DeadLetter) entry(id string, m DeadLetterMessage) types.SendMessageBatc
 
 // size is a message's size as SQS counts it against the batch limit: the body
 // plus each attribute's name, data type and value.
-func (d *DeadLetter) size(m DeadLetterMessage) int {
+func (d *DeadLetter) size(m purchase.Rejection) int {
 	return len(m.Body) +
 		len(AttrError) + len("String") + len(nonEmpty(m.Reason, "invalid")) +
-		len(AttrSourceMessageID) + len("String") + len(nonEmpty(m.MessageID, "unknown"))
+		len(AttrSourceMessageID) + len("String") + len(nonEmpty(m.MessageID, "unknown")) +
+		len(AttrIdempotencyKey) + len("String") + len(identity(m))
+}
+
+// identity is the idempotencyKey attribute of a rejected event: its identity,
+// else its message id.
+func identity(m purchase.Rejection) string {
+	return nonEmpty(m.Identity, nonEmpty(m.MessageID, "unknown"))
 }
 
 // nonEmpty returns s, or def when s is empty (SQS rejects empty attribute values).

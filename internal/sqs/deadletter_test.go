@@ -12,6 +12,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/sqs"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
@@ -31,14 +32,14 @@ func TestDeadLetter(t *testing.T) {
 	}
 	c := awssqs.NewFromConfig(cfg)
 
-	msgs := func(n, bodySize int) []sqs.DeadLetterMessage {
-		var out []sqs.DeadLetterMessage
+	msgs := func(n, bodySize int) []purchase.Rejection {
+		var out []purchase.Rejection
 		for i := 0; i < n; i++ {
 			body := fmt.Sprintf(`{"n":%d}`, i)
 			if bodySize > 0 {
 				body += strings.Repeat("x", bodySize)
 			}
-			out = append(out, sqs.DeadLetterMessage{MessageID: fmt.Sprintf("m-%02d", i), Body: body, Reason: fmt.Sprintf("reason %d", i)})
+			out = append(out, purchase.Rejection{MessageID: fmt.Sprintf("m-%02d", i), Body: body, Reason: fmt.Sprintf("reason %d", i)})
 		}
 		return out
 	}
@@ -46,20 +47,20 @@ func TestDeadLetter(t *testing.T) {
 		name       string
 		queue      string // "" for a queue that does not exist
 		fifo       bool
-		msgs       []sqs.DeadLetterMessage
+		msgs       []purchase.Rejection
 		wantFailed []string // message ids not sent
 	}{
 		{name: "25 messages in three calls", queue: "dlq", msgs: msgs(25, 0)},
 		{name: "large bodies split by the 1 MiB batch limit", queue: "dlq", msgs: msgs(5, 400<<10)},
 		{
 			name: "an entry SQS rejects fails alone", queue: "dlq",
-			msgs:       append(msgs(3, 0), sqs.DeadLetterMessage{MessageID: "bad", Body: "\u0001", Reason: "not JSON"}),
+			msgs:       append(msgs(3, 0), purchase.Rejection{MessageID: "bad", Body: "\u0001", Reason: "not JSON"}),
 			wantFailed: []string{"bad"},
 		},
 		{name: "a missing queue fails every message", queue: "", msgs: msgs(12, 0), wantFailed: ids(msgs(12, 0))},
 		{
 			name: "FIFO keeps the group and deduplicates on the source id", queue: "dlq.fifo", fifo: true,
-			msgs: append(msgs(3, 0), sqs.DeadLetterMessage{MessageID: "m-00", Body: `{"n":0}`, Reason: "reason 0", GroupID: "g"}),
+			msgs: append(msgs(3, 0), purchase.Rejection{MessageID: "m-00", Body: `{"n":0}`, Reason: "reason 0", Group: "g"}),
 		},
 	}
 	for i, tc := range testCases {
@@ -91,7 +92,7 @@ func TestDeadLetter(t *testing.T) {
 				}
 				d := deadLettered{SourceID: m.MessageID, Reason: m.Reason, Body: m.Body}
 				if tc.fifo {
-					d.Group = m.GroupID
+					d.Group = m.Group
 					if d.Group == "" {
 						d.Group = "invalid"
 					}
@@ -123,7 +124,7 @@ func TestDeadLetter(t *testing.T) {
 	}
 }
 
-func ids(msgs []sqs.DeadLetterMessage) []string {
+func ids(msgs []purchase.Rejection) []string {
 	var out []string
 	for _, m := range msgs {
 		out = append(out, m.MessageID)
@@ -195,9 +196,9 @@ func TestDeadLetterResends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var msgs []sqs.DeadLetterMessage
+	var msgs []purchase.Rejection
 	for i := range 4 {
-		msgs = append(msgs, sqs.DeadLetterMessage{MessageID: fmt.Sprintf("m-%d", i), Body: fmt.Sprintf(`{"n":%d}`, i), Reason: "bad"})
+		msgs = append(msgs, purchase.Rejection{MessageID: fmt.Sprintf("m-%d", i), Body: fmt.Sprintf(`{"n":%d}`, i), Reason: "bad"})
 	}
 	failed := sqs.NewDeadLetter(awssqs.NewFromConfig(cfg), url).Send(context.Background(), msgs)
 	if len(failed) != 1 || failed["m-2"] == nil {
