@@ -71,7 +71,7 @@ func Plan(in Input, today markets.Date) ([]Window, error) {
 	if in.EndDate != "" {
 		d, err := markets.ParseDate(in.EndDate)
 		if err != nil {
-			return nil, fmt.Errorf("%w: endDate: %v", ErrInvalidInput, err)
+			return nil, fmt.Errorf("%w: endDate: %w", ErrInvalidInput, err)
 		}
 		end = d
 	}
@@ -79,7 +79,7 @@ func Plan(in Input, today markets.Date) ([]Window, error) {
 	if in.StartDate != "" {
 		d, err := markets.ParseDate(in.StartDate)
 		if err != nil {
-			return nil, fmt.Errorf("%w: startDate: %v", ErrInvalidInput, err)
+			return nil, fmt.Errorf("%w: startDate: %w", ErrInvalidInput, err)
 		}
 		if end.Before(d) {
 			return nil, fmt.Errorf("%w: startDate %s is after endDate %s", ErrInvalidInput, d, end)

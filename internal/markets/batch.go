@@ -65,7 +65,7 @@ var ErrInvalidSeries = errors.New("invalid series")
 func Layout(s Series) (Batch, error) {
 	b, err := layout(s)
 	if err != nil {
-		return Batch{}, fmt.Errorf("%w: %s: %v", ErrInvalidSeries, s.Dataset, err)
+		return Batch{}, fmt.Errorf("%w: %s: %w", ErrInvalidSeries, s.Dataset, err)
 	}
 	return b, nil
 }
@@ -185,7 +185,7 @@ func deriveText(ds Dataset) (map[string]string, error) {
 		}
 		z, err := ParseZillowCode(ds.Ticker)
 		if err != nil {
-			return nil, fmt.Errorf("%v; or give area_category, indicator_code and area as constants", err)
+			return nil, fmt.Errorf("%w; or give area_category, indicator_code and area as constants", err)
 		}
 		for c, v := range map[string]string{"area_category": z.AreaCategory, "indicator_code": z.IndicatorCode, "area": z.Area} {
 			if out[c] == "" {
