@@ -81,7 +81,7 @@ func (l *Lake) Check(ctx context.Context, progress func(done, total int)) (Repor
 	var mu sync.Mutex // progress is called by one goroutine at a time
 	done := 0
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(l.opts.concurrency)
+	g.SetLimit(concurrency)
 	for i, o := range all {
 		g.Go(func() error {
 			r, err := l.checkObject(gctx, o)

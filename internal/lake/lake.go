@@ -39,34 +39,20 @@ type Lake struct {
 
 // options are what an Option sets.
 type options struct {
-	concurrency int
-	attempts    int
-	logger      *slog.Logger
-	awsConfig   *aws.Config
+	logger *slog.Logger
 }
+
+// Limits of one call.
+const (
+	// concurrency is how many objects one call reads or writes at once.
+	concurrency = 8
+	// conflictAttempts is how many times an upsert reads, merges and writes
+	// one object when another writer changed it in between.
+	conflictAttempts = 16
+)
 
 // Option changes a default of Open.
 type Option func(*options)
-
-// WithConcurrency sets how many objects one call reads or writes at once
-// (default 8).
-func WithConcurrency(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.concurrency = n
-		}
-	}
-}
-
-// WithConflictAttempts sets how many times an upsert reads, merges and
-// writes one object when another writer changed it in between (default 16).
-func WithConflictAttempts(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.attempts = n
-		}
-	}
-}
 
 // WithLogger logs write conflicts (at DEBUG) to l; the default discards them.
 func WithLogger(l *slog.Logger) Option {
@@ -75,11 +61,6 @@ func WithLogger(l *slog.Logger) Option {
 			o.logger = l
 		}
 	}
-}
-
-// WithAWSConfig uses cfg instead of loading the SDK's default configuration.
-func WithAWSConfig(cfg aws.Config) Option {
-	return func(o *options) { o.awsConfig = &cfg }
 }
 
 // ErrInvalidURL is matched (errors.Is) by the error Open and ParseURL return
@@ -164,14 +145,12 @@ func Open(ctx context.Context, lakeURL string, opts ...Option) (*Lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := options{concurrency: 8, attempts: 16, logger: slog.New(slog.DiscardHandler)}
+	o := options{logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var cfg aws.Config
-	if o.awsConfig != nil {
-		cfg = *o.awsConfig
-	} else if cfg, err = config.LoadDefaultConfig(ctx); err != nil {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("open lake %s: AWS configuration: %w", lakeURL, err)
 	}
 	client := s3.NewFromConfig(cfg, func(so *s3.Options) {

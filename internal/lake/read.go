@@ -65,7 +65,7 @@ func (l *Lake) rows(ctx context.Context, c *codec, o object) ([]row, error) {
 func (l *Lake) readAll(ctx context.Context, c *codec, objs []object) ([][]row, error) {
 	out := make([][]row, len(objs))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(l.opts.concurrency)
+	g.SetLimit(concurrency)
 	for i, o := range objs {
 		g.Go(func() (err error) {
 			out[i], err = l.rows(gctx, c, o)
@@ -211,7 +211,7 @@ func (l *Lake) History(ctx context.Context, job markets.Job, ticker string, star
 	})
 	var out []row
 	for len(objs) > 0 && len(out) < limit {
-		window := objs[:min(len(objs), l.opts.concurrency)]
+		window := objs[:min(len(objs), concurrency)]
 		objs = objs[len(window):]
 		read, err := l.readAll(ctx, c, window)
 		if err != nil {

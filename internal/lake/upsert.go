@@ -35,7 +35,7 @@ var conflictBackoff = backoff.Policy{Base: 25 * time.Millisecond, Max: time.Seco
 // (a non-zero 19th decimal place, more than 20 integer digits) is an error,
 // and nothing of the series is written. An object that cannot be read as
 // its table's Parquet is an error matching ErrUnreadable, and is left as is.
-// Years are written at once (WithConcurrency): when one year's object fails,
+// Years are written at once (up to eight at a time): when one year's object fails,
 // the others may be written, each whole, and a re-run completes the series.
 func (l *Lake) Upsert(ctx context.Context, b markets.Batch) (int, error) {
 	n, err := l.upsert(ctx, b)
@@ -75,7 +75,7 @@ func (l *Lake) upsert(ctx context.Context, b markets.Batch) (int, error) {
 
 	var total atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(l.opts.concurrency)
+	g.SetLimit(concurrency)
 	for _, y := range slices.Sorted(maps.Keys(byYear)) {
 		key := l.abs(SeriesKey(job, y, ds.Database, ds.Ticker))
 		g.Go(func() error {
@@ -195,7 +195,7 @@ func (l *Lake) mergeObject(ctx context.Context, c *codec, key string, present []
 		if err == nil {
 			return n, nil
 		}
-		if !isConflict(err) || attempt >= l.opts.attempts {
+		if !isConflict(err) || attempt >= conflictAttempts {
 			return 0, fmt.Errorf("attempt %d: %w", attempt, err)
 		}
 		l.opts.logger.DebugContext(ctx, "lake write conflict, merging again", "key", key, "attempt", attempt)
