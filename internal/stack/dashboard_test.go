@@ -226,42 +226,28 @@ type dashboardWidget struct {
 	}
 }
 
-// mustDashboard returns the widgets of the template's one dashboard.
+// mustDashboard returns the widgets of the template's one dashboard, whose
+// body must be a Fn::Sub of a string (so it names the stack's real queues,
+// functions and region), named after the stack.
 func mustDashboard(t *testing.T, s *stack) []dashboardWidget {
 	t.Helper()
-	dashboards := s.tpl.GetAllCloudWatchDashboardResources()
-	if len(dashboards) != 1 {
-		t.Fatalf("%d dashboards, want 1", len(dashboards))
+	if n := len(s.tpl.GetAllCloudWatchDashboardResources()); n != 1 {
+		t.Fatalf("%d dashboards, want 1", n)
 	}
 	d, err := s.tpl.GetCloudWatchDashboardWithName("OperationsDashboard")
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := s.resolve(t, mustEncodedSub(t, d))
-	var parsed struct {
-		Start   string
-		Widgets []json.RawMessage
+	if name := s.resolve(t, ptrString(d.DashboardName)); name != "<AWS::StackName>-operations" {
+		t.Errorf("DashboardName %s, want <stack>-operations", name)
 	}
+	mustSub(t, d.DashboardBody)
+	body := s.resolve(t, d.DashboardBody)
+	var parsed struct{ Widgets []dashboardWidget }
 	if err := json.Unmarshal([]byte(body), &parsed); err != nil {
 		t.Fatalf("DashboardBody is not JSON once substituted: %v\n%s", err, body)
 	}
-	var widgets []dashboardWidget
-	for _, raw := range parsed.Widgets {
-		var w dashboardWidget
-		if err := json.Unmarshal(raw, &w); err != nil {
-			t.Fatalf("widget %s: %v", raw, err)
-		}
-		widgets = append(widgets, w)
-	}
-	return widgets
-}
-
-// mustEncodedSub checks the dashboard body is a Fn::Sub of a string (so it
-// names the stack's real queues, functions and region) and returns it encoded.
-func mustEncodedSub(t *testing.T, d *cloudwatch.Dashboard) string {
-	t.Helper()
-	mustSub(t, d.DashboardBody)
-	return d.DashboardBody
+	return parsed.Widgets
 }
 
 // widgetMetrics returns the metrics of a metric widget. Each entry must be
