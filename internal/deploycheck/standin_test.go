@@ -29,7 +29,7 @@ import (
 // types to template.yaml adds it here with the template test that checks it;
 // until then the rehearsal fails and says so.
 var unmodeledTypes = map[string]string{
-	"AWS::CloudWatch::Alarm":         "TestAlarms",
+	"AWS::CloudWatch::Alarm":         "TestAlarms (TestEtlSeriesAlarms the metric math ones)",
 	"AWS::Scheduler::Schedule":       "TestSchedules",
 	"AWS::Lambda::EventInvokeConfig": "TestSchedules",
 	"AWS::SQS::QueuePolicy":          "TestQueuesDenyInsecureTransport",
