@@ -20,7 +20,7 @@ import (
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/emulator"
 	"github.com/acmecheckout/reports/internal/purchase"
-	"github.com/acmecheckout/reports/internal/sqs"
+	"github.com/acmecheckout/reports/internal/sqsloop"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
@@ -120,12 +120,12 @@ func TestLoop(t *testing.T) {
 			}
 
 			out, _ := mustRun(t, env, exitOK, "publish", file)
-			if pub := mustDecode[sqs.PublishResult](t, out); pub.Sent != 64 || pub.Calls != 7 {
+			if pub := mustDecode[sqsloop.PublishResult](t, out); pub.Sent != 64 || pub.Calls != 7 {
 				t.Errorf("publish = %+v, want 64 sent in 7 calls", pub)
 			}
 
 			out, _ = mustRun(t, env, exitOK, "poll", "--drain", "--wait", "1s")
-			st := mustDecode[sqs.PollStats](t, out)
+			st := mustDecode[sqsloop.PollStats](t, out)
 			wantFailed := 8 // each invalid event fails twice, then the redrive policy moves it
 			if tc.dlqOn {
 				wantFailed = 0
