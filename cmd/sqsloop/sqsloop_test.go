@@ -225,6 +225,7 @@ func TestUsage(t *testing.T) {
 		{"up with a stray argument", nil, []string{"up", "now"}, exitUsage, "wants 0 argument(s)"},
 		{"help", nil, []string{"help"}, exitOK, "usage:"},
 		{"command help", nil, []string{"poll", "-h"}, exitOK, "-drain"},
+		{"publish help", nil, []string{"publish", "-h"}, exitOK, "-key-field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
