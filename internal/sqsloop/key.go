@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-)
 
-// maxKeyLength is the longest idempotency key (SPEC §4).
-const maxKeyLength = 128
+	"github.com/acmecheckout/reports/internal/sqs"
+)
 
 // KeyOf returns the idempotency key of a JSON object body: the value of its
 // field name, a string or a number (as written, e.g. 1234), which must be 1
@@ -33,21 +32,8 @@ func KeyOf(body []byte, field string) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: field %q is %s, want a string or a number", ErrNoKey, field, raw)
 	}
-	if !validKey(key) {
-		return "", fmt.Errorf("%w: field %q = %q is not 1 to %d printable ASCII characters", ErrNoKey, field, key, maxKeyLength)
+	if !sqs.ValidIdempotencyKey(key) {
+		return "", fmt.Errorf("%w: field %q = %q is not 1 to %d printable ASCII characters", ErrNoKey, field, key, sqs.MaxIdempotencyKeyLength)
 	}
 	return key, nil
-}
-
-// validKey reports whether key is 1 to 128 printable ASCII characters.
-func validKey(key string) bool {
-	if len(key) == 0 || len(key) > maxKeyLength {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < ' ' || key[i] > '~' {
-			return false
-		}
-	}
-	return true
 }
