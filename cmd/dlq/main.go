@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,14 +27,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode writes err, if any, to stderr and returns the exit code for it.
+func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
-		os.Exit(exitOK)
+		return exitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(os.Stderr, "dlq: %v\n", err)
-		os.Exit(exitUsage)
+		fmt.Fprintf(stderr, "dlq: %v\n", err)
+		return exitUsage
 	default:
-		fmt.Fprintf(os.Stderr, "dlq: %v\n", err)
-		os.Exit(exitFailed)
+		fmt.Fprintf(stderr, "dlq: %v\n", err)
+		return exitFailed
 	}
 }
