@@ -31,9 +31,13 @@ type Client interface {
 const (
 	// DefaultMaxMessages bounds how many messages one command reads.
 	DefaultMaxMessages = 10000
-	// DefaultHold is how long read messages stay invisible while the tool
-	// works; they come back by themselves after it if the tool dies.
-	DefaultHold = 5 * time.Minute
+	// Hold is how long read messages stay invisible while the tool works;
+	// they come back by themselves after it if the tool dies.
+	Hold = 5 * time.Minute
+	// receiveWait is the long-polling wait, in seconds, of each receive: a
+	// receive that waits asks every SQS server, so an empty answer means
+	// the queue has no visible message left.
+	receiveWait = 1
 )
 
 // Tool works on dead-letter queues through an SQS client.
@@ -41,9 +45,6 @@ type Tool struct {
 	client   Client
 	progress io.Writer
 	max      int
-	hold     time.Duration
-	wait     time.Duration
-	resend   sqs.Resend
 }
 
 // Option configures a Tool.
@@ -56,27 +57,12 @@ func WithProgress(w io.Writer) Option { return func(t *Tool) { t.progress = w } 
 // (default DefaultMaxMessages).
 func WithMaxMessages(n int) Option { return func(t *Tool) { t.max = max(n, 1) } }
 
-// WithHold sets how long read messages stay invisible while the tool works,
-// 1s to 12h (default DefaultHold).
-func WithHold(d time.Duration) Option {
-	return func(t *Tool) { t.hold = min(max(d, time.Second), 12*time.Hour) }
-}
-
-// WithResend sets how often, and after what first wait, redrive sends again
-// an entry SQS failed through no fault of its own (default 3 attempts, 100ms).
-func WithResend(attempts int, backoff time.Duration) Option {
-	return func(t *Tool) { t.resend = sqs.Resend{Attempts: attempts, Backoff: backoff} }
-}
-
 // New returns a Tool using client.
 func New(client Client, opts ...Option) *Tool {
 	t := &Tool{
 		client:   client,
 		progress: io.Discard,
 		max:      DefaultMaxMessages,
-		hold:     DefaultHold,
-		wait:     time.Second,
-		resend:   sqs.Resend{Attempts: 3, Backoff: 100 * time.Millisecond},
 	}
 	for _, o := range opts {
 		o(t)
@@ -198,8 +184,8 @@ func (r *reader) next(ctx context.Context) ([]Message, error) {
 		out, err := r.t.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(r.url),
 			MaxNumberOfMessages:         int32(min(10, r.t.max-r.read)), //nolint:gosec // G115: 1 to 10
-			VisibilityTimeout:           int32(r.t.hold / time.Second),  //nolint:gosec // G115: WithHold keeps it within 12h
-			WaitTimeSeconds:             int32(r.t.wait / time.Second),  //nolint:gosec // G115: a second
+			VisibilityTimeout:           int32(Hold / time.Second),
+			WaitTimeSeconds:             receiveWait,
 			MessageAttributeNames:       []string{"All"},
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		})
@@ -258,7 +244,7 @@ func (r *reader) release(ctx context.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("make read messages visible again on %s (they come back after %s anyway): %w", r.url, r.t.hold, errors.Join(errs...))
+		return fmt.Errorf("make read messages visible again on %s (they come back after %s anyway): %w", r.url, Hold, errors.Join(errs...))
 	}
 	return nil
 }

@@ -260,7 +260,7 @@ func TestRedriveSendFailure(t *testing.T) {
 	f := newFixture(t)
 	sqstest.WithFaults(t, f.endpoint, func(id string, _ int) bool { return id == "1" })
 	var progress bytes.Buffer
-	tool := dlq.New(sqstest.Client(t), dlq.WithProgress(&progress), dlq.WithResend(2, time.Millisecond))
+	tool := dlq.New(sqstest.Client(t), dlq.WithProgress(&progress))
 	sum, err := tool.Redrive(context.Background(), f.dlq, f.queue, dlq.Select{}, false)
 	if !errors.Is(err, dlq.ErrNotAllRedriven) {
 		t.Fatalf("err = %v, want ErrNotAllRedriven", err)

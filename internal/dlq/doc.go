@@ -11,7 +11,7 @@
 // exactly-once mode, never counts a purchase it counted before.
 //
 // Reading a queue receives its messages, which raises their receive counts,
-// and keeps them invisible while the tool works (Tool's hold time); what the
+// and keeps them invisible while the tool works (Hold); what the
 // tool did not delete it makes visible again when it is done. On a FIFO queue
 // a receive returns only the first waiting message of each message group, so
 // the tool sees one message per group.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -131,7 +132,7 @@ func (t *Tool) sendBack(ctx context.Context, r *reader, queueURL string, fifo bo
 			entries[i].MessageDeduplicationId = aws.String(hex.EncodeToString(h[:]))
 		}
 	}
-	notSent, _, err := sqs.SendEntries(ctx, t.client, queueURL, entries, t.resend)
+	notSent, _, err := sqs.SendEntries(ctx, t.client, queueURL, entries, sqs.Resend{Attempts: 3, Backoff: 100 * time.Millisecond})
 	var sent []Message
 	for i, m := range msgs {
 		why, failed := notSent[strconv.Itoa(i)]
