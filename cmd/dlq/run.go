@@ -33,10 +33,10 @@ const usage = `usage:
 // errUsage marks an error the user fixes by changing the arguments.
 var errUsage = errors.New("usage")
 
-// run runs the command with args (without the program name), reading the
-// environment with getenv, writing results to stdout and usage, errors and
-// progress to stderr.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// dispatch runs the subcommand args name (args without the program name),
+// reading the environment with getenv, writing results to stdout and usage
+// and progress to stderr.
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("%w: no command", errUsage)

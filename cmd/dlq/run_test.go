@@ -26,7 +26,7 @@ func mustRun(t *testing.T, env map[string]string, args ...string) (stdout, stder
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err = run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
+	err = dispatch(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 
@@ -163,6 +163,18 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("err = %v, want one saying SQS cannot be reached", err)
 		}
 	})
+}
+
+func TestRun(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	noEnv := func(string) string { return "" }
+	if code := run(context.Background(), []string{"help"}, noEnv, &stdout, &stderr); code != exitOK || !strings.Contains(stderr.String(), "usage:") {
+		t.Errorf("dlq help: exit %d, stderr %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"list"}, noEnv, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "dlq: usage: no dead-letter queue") {
+		t.Errorf("dlq list without a queue: exit %d, stderr %q", code, stderr.String())
+	}
 }
 
 func TestHelp(t *testing.T) {
