@@ -132,7 +132,7 @@ func (c command) tool(ctx context.Context, f common) (*dlq.Tool, error) {
 
 func (c command) warnTruncated(st dlq.ReadStats) {
 	if st.Truncated {
-		fmt.Fprintf(c.stderr, "dlq: stopped after %d messages (--max); the queue holds more\n", st.Read)
+		fmt.Fprintf(c.stderr, "dlq: stopped after %d messages (--max); the queue may hold more\n", st.Read)
 	}
 }
 

@@ -125,8 +125,8 @@ func (s Select) match(m Message) bool {
 type ReadStats struct {
 	// Read is the number of distinct messages read.
 	Read int `json:"read"`
-	// Truncated is true when reading stopped at the bound before the queue
-	// ran dry.
+	// Truncated is true when reading stopped at the bound: the queue may
+	// hold more messages.
 	Truncated bool `json:"truncated,omitempty"`
 }
 
