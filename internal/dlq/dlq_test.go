@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -365,5 +366,31 @@ func TestBadQueues(t *testing.T) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	if _, _, err := dlq.New(sqstest.Client(t)).List(ctx, existing, dlq.Select{}); err == nil || !strings.Contains(err.Error(), "reach queue") {
 		t.Errorf("list with SQS unreachable: %v", err)
+	}
+}
+
+// TestRedriveFIFO: on FIFO queues a message goes back in its group,
+// deduplicated on its identity.
+func TestRedriveFIFO(t *testing.T) {
+	testenv.Fauxqs(t)
+	c := sqstest.Client(t)
+	fifo := map[string]string{"FifoQueue": "true"}
+	dlqURL, queue := sqstest.Queue(t, c, "d.fifo", fifo), sqstest.Queue(t, c, "q.fifo", fifo)
+	if failed := sqs.NewDeadLetter(c, dlqURL).Send(context.Background(), []purchase.Rejection{
+		{MessageID: "m-1", Identity: "order-1", Body: `{"n":1}`, Reason: "bad", Group: "merchant-a"},
+		{MessageID: "m-2", Identity: "order-2", Body: `{"n":2}`, Reason: "bad", Group: "merchant-b"},
+	}); failed != nil {
+		t.Fatal(failed)
+	}
+	sum, err := dlq.New(c).Redrive(context.Background(), dlqURL, queue, dlq.Select{}, false)
+	if err != nil || sum != (dlq.RedriveSummary{Read: 2, Matched: 2, Sent: 2, Deleted: 2}) {
+		t.Fatalf("redrive = %+v, %v", sum, err)
+	}
+	got := map[string]string{}
+	for _, m := range sqstest.ReceiveAllMessages(t, c, queue) {
+		got[aws.ToString(m.MessageAttributes[sqs.AttrIdempotencyKey].StringValue)] = m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+	}
+	if want := map[string]string{"order-1": "merchant-a", "order-2": "merchant-b"}; !maps.Equal(got, want) {
+		t.Errorf("queue holds key -> group %v, want %v", got, want)
 	}
 }
