@@ -6,7 +6,7 @@
 //	sqsloop tables --table T [--idempotency-table T]            create the tables as the stack has them
 //	sqsloop queues NAME [--visibility 30s] [--max-receive 3]   create NAME and NAME-dlq with a redrive policy
 //	sqsloop generate [--count N --invalid N --merchants N --days N --seed N --start DAY] > day.jsonl
-//	sqsloop publish FILE --queue URL                            send a JSON-lines file, 10 per SendMessageBatch
+//	sqsloop publish FILE --queue URL [--key-field NAME]         send a JSON-lines file, 10 per SendMessageBatch
 //	sqsloop poll --queue URL --table T [--drain]                feed the aggregator as Lambda's event source does
 //
 // poll reads the aggregator's environment (TABLE_NAME, IDEMPOTENCY_TABLE_NAME,

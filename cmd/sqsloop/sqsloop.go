@@ -22,6 +22,7 @@ import (
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/simulate"
 	"github.com/acmecheckout/reports/internal/sqs"
+	"github.com/acmecheckout/reports/internal/sqsloop"
 )
 
 // Exit codes of the command.
@@ -37,7 +38,7 @@ const usage = `usage:
   sqsloop tables --table T [--idempotency-table T]
   sqsloop queues NAME [--visibility 30s] [--max-receive 3] [--env]
   sqsloop generate [--count 1000] [--invalid 5] [--merchants 100] [--days 1] [--seed 1] [--start YYYY-MM-DD]
-  sqsloop publish FILE|- --queue URL
+  sqsloop publish FILE|- --queue URL [--key-field NAME]
   sqsloop poll --queue URL [--table T] [--idempotency-table T] [--dlq-url URL] [--drain] [--batch 10] [--wait 20s]
 Run "sqsloop COMMAND -h" for a command's flags.`
 
@@ -112,7 +113,7 @@ func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -242,7 +243,7 @@ func (c *CLI) generate(args []string) error {
 	}
 	msgs, err := simulate.Generate(cfg)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return simulate.WriteJSONLines(c.Stdout, msgs)
 }
@@ -251,6 +252,7 @@ func (c *CLI) generate(args []string) error {
 func (c *CLI) publish(ctx context.Context, args []string) error {
 	fs := c.flags("publish")
 	queue := fs.String("queue", c.Getenv("QUEUE_URL"), "queue `URL` (default $QUEUE_URL)")
+	keyField := fs.String("key-field", "", "send each line's JSON field `NAME` (a string or a number) as message attribute idempotencyKey, so a line sent twice is counted once")
 	pos, err := parse(fs, args, 1)
 	if err != nil {
 		return err
@@ -260,9 +262,9 @@ func (c *CLI) publish(ctx context.Context, args []string) error {
 	}
 	in := c.Stdin
 	if pos[0] != "-" {
-		f, err := os.Open(pos[0])
+		f, err := os.Open(pos[0]) //nolint:gosec // G703: the file the user named on the command line is what publish reads
 		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+			return fmt.Errorf("%w: %w", errUsage, err)
 		}
 		defer f.Close()
 		in = f
@@ -272,7 +274,11 @@ func (c *CLI) publish(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(c.Stderr, nil))
-	p := sqs.NewPublisher(awssqs.NewFromConfig(cfg), *queue, sqs.WithPublisherLogger(log))
+	opts := []sqsloop.PublisherOption{sqsloop.WithPublisherLogger(log)}
+	if *keyField != "" {
+		opts = append(opts, sqsloop.WithKeyField(*keyField))
+	}
+	p := sqsloop.NewPublisher(awssqs.NewFromConfig(cfg), *queue, opts...)
 	res, err := p.PublishLines(ctx, in)
 	if jerr := c.json(res); jerr != nil && err == nil {
 		err = jerr
@@ -319,7 +325,7 @@ func (c *CLI) poll(ctx context.Context, args []string) error {
 		handlerOpts = append(handlerOpts, aggregator.WithDeadLetter(sqs.NewDeadLetter(client, *dlq)))
 	}
 	h := aggregator.New(dynamo.New(dynamodb.NewFromConfig(cfg), *table, storeOpts...), handlerOpts...)
-	p := sqs.NewPoller(client, *queue, h.Handle, sqs.WithBatchSize(*batch), sqs.WithWaitTime(*wait), sqs.WithPollerLogger(log))
+	p := sqsloop.NewPoller(client, *queue, h.Handle, sqsloop.WithBatchSize(*batch), sqsloop.WithWaitTime(*wait), sqsloop.WithPollerLogger(log))
 	run := p.Run
 	if *drain {
 		run = p.Drain

@@ -20,7 +20,7 @@ import (
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/emulator"
 	"github.com/acmecheckout/reports/internal/purchase"
-	"github.com/acmecheckout/reports/internal/sqs"
+	"github.com/acmecheckout/reports/internal/sqsloop"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
@@ -120,12 +120,12 @@ func TestLoop(t *testing.T) {
 			}
 
 			out, _ := mustRun(t, env, exitOK, "publish", file)
-			if pub := mustDecode[sqs.PublishResult](t, out); pub.Sent != 64 || pub.Calls != 7 {
+			if pub := mustDecode[sqsloop.PublishResult](t, out); pub.Sent != 64 || pub.Calls != 7 {
 				t.Errorf("publish = %+v, want 64 sent in 7 calls", pub)
 			}
 
 			out, _ = mustRun(t, env, exitOK, "poll", "--drain", "--wait", "1s")
-			st := mustDecode[sqs.PollStats](t, out)
+			st := mustDecode[sqsloop.PollStats](t, out)
 			wantFailed := 8 // each invalid event fails twice, then the redrive policy moves it
 			if tc.dlqOn {
 				wantFailed = 0
@@ -225,6 +225,7 @@ func TestUsage(t *testing.T) {
 		{"up with a stray argument", nil, []string{"up", "now"}, exitUsage, "wants 0 argument(s)"},
 		{"help", nil, []string{"help"}, exitOK, "usage:"},
 		{"command help", nil, []string{"poll", "-h"}, exitOK, "-drain"},
+		{"publish help", nil, []string{"publish", "-h"}, exitOK, "-key-field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,10 @@ type SendMessageBatchAPI interface {
 	SendMessageBatch(ctx context.Context, in *awssqs.SendMessageBatchInput, optFns ...func(*awssqs.Options)) (*awssqs.SendMessageBatchOutput, error)
 }
 
+// MaxBatchEntries is the most entries one SendMessageBatch or
+// DeleteMessageBatch call takes.
+const MaxBatchEntries = 10
+
 // EntryError is why SQS did not accept one entry of a batch.
 type EntryError struct {
 	Code    string
@@ -31,47 +35,51 @@ func (e *EntryError) Error() string {
 	return fmt.Sprintf("%s: %s (sender fault %t)", e.Code, e.Message, e.SenderFault)
 }
 
-// codeNotSent is the EntryError code of an entry still pending when a call
-// failed as a whole or the context ended: the error returned says why.
-const codeNotSent = "NotSent"
+// CodeNotSent is the EntryError code of an entry still pending when a call
+// failed as a whole or the context ended: the error SendEntries returns says
+// why.
+const CodeNotSent = "NotSent"
 
-// resend says how often, and after waits of up to backoff, then doubling
+// Resend says how often, and after waits of up to Backoff, then doubling
 // (full jitter), entries SQS failed through no fault of theirs are sent again.
-type resend struct {
-	attempts int
-	backoff  time.Duration
+type Resend struct {
+	// Attempts is the most times an entry is sent, at least 1.
+	Attempts int
+	// Backoff is the longest wait before the first resend.
+	Backoff time.Duration
 }
 
-// sendStats counts the calls a send made and the entries it sent again.
-type sendStats struct {
-	calls, resent int
+// SendStats counts the calls a send made and the entries it sent again.
+type SendStats struct {
+	Calls, Resent int
 }
 
-// sendEntries sends entries (at most ten, within SQS's size limit, with
+// SendEntries sends entries (at most ten, within SQS's size limit, with
 // distinct Ids) to queueURL with SendMessageBatch, and sends again the ones
-// SQS failed through no fault of theirs, or did not confirm, up to
-// r.attempts in all with exponential backoff. It returns every entry not
-// sent, by Id. The error is set when a call failed as a whole (the SDK's
-// retryer has already retried transient failures) or ctx ended: the entries
-// still pending then are in failed with code codeNotSent.
-func sendEntries(ctx context.Context, api SendMessageBatchAPI, queueURL string, entries []types.SendMessageBatchRequestEntry, r resend) (failed map[string]*EntryError, st sendStats, err error) {
+// SQS failed through no fault of theirs, or did not confirm, as r says; an
+// entry goes again unchanged, with the same attributes. It returns every
+// entry not sent, by Id. The error is set when a call failed as a whole (the
+// SDK's retryer has already retried transient failures) or ctx ended: the
+// entries still pending then are in failed with code CodeNotSent.
+func SendEntries(ctx context.Context, api SendMessageBatchAPI, queueURL string, entries []types.SendMessageBatchRequestEntry, r Resend) (failed map[string]*EntryError, st SendStats, err error) {
 	failed = map[string]*EntryError{}
-	giveUp := func(pending []types.SendMessageBatchRequestEntry, err error) (map[string]*EntryError, sendStats, error) {
+	giveUp := func(pending []types.SendMessageBatchRequestEntry, err error) (map[string]*EntryError, SendStats, error) {
 		for _, e := range pending {
-			failed[aws.ToString(e.Id)] = &EntryError{Code: codeNotSent, Message: err.Error()}
+			failed[aws.ToString(e.Id)] = &EntryError{Code: CodeNotSent, Message: err.Error()}
 		}
 		return failed, st, err
 	}
+	attempts := max(r.Attempts, 1)
 	pending := entries
-	delays := backoff.Policy{Base: r.backoff, Max: r.backoff << min(r.attempts, 16)}
+	delays := backoff.Policy{Base: r.Backoff, Max: r.Backoff << min(attempts, 16)}
 	for attempt := 1; len(pending) > 0; attempt++ {
 		if attempt > 1 {
-			st.resent += len(pending)
+			st.Resent += len(pending)
 			if err := backoff.Sleep(ctx, delays.Delay(attempt-1)); err != nil {
 				return giveUp(pending, err)
 			}
 		}
-		st.calls++
+		st.Calls++
 		out, err := api.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: pending})
 		if err != nil {
 			return giveUp(pending, err)
@@ -92,7 +100,7 @@ func sendEntries(ctx context.Context, api SendMessageBatchAPI, queueURL string, 
 					why = &EntryError{Code: aws.ToString(f.Code), Message: aws.ToString(f.Message), SenderFault: f.SenderFault}
 				}
 			}
-			if why.SenderFault || attempt >= r.attempts {
+			if why.SenderFault || attempt >= attempts {
 				failed[id] = why
 				continue
 			}
@@ -101,4 +109,15 @@ func sendEntries(ctx context.Context, api SendMessageBatchAPI, queueURL string, 
 		pending = again
 	}
 	return failed, st, nil
+}
+
+// AttributeSize is what a message attribute counts against SQS's size
+// limits: its name, data type and value.
+func AttributeSize(name string, v types.MessageAttributeValue) int {
+	return len(name) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue)) + len(v.BinaryValue)
+}
+
+// StringAttribute is a message attribute of type String.
+func StringAttribute(value string) types.MessageAttributeValue {
+	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(value)}
 }

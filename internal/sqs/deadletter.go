@@ -26,20 +26,33 @@ const (
 	AttrIdempotencyKey = "idempotencyKey"
 )
 
-// Limits of one SendMessageBatch call.
-const (
-	maxBatchEntries = 10
-	// maxBatchBytes is the largest total payload (bodies and attributes) of
-	// one batch: 1 MiB since SQS raised its message size limit.
-	maxBatchBytes = 1 << 20
-)
+// MaxIdempotencyKeyLength is the longest idempotency key (SPEC §4).
+const MaxIdempotencyKeyLength = 128
+
+// ValidIdempotencyKey reports whether key can be the attribute
+// idempotencyKey: 1 to 128 printable ASCII characters (SPEC §4).
+func ValidIdempotencyKey(key string) bool {
+	if len(key) == 0 || len(key) > MaxIdempotencyKeyLength {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < ' ' || key[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// maxBatchBytes is the largest total payload (bodies and attributes) of one
+// SendMessageBatch call: 1 MiB since SQS raised its message size limit.
+const maxBatchBytes = 1 << 20
 
 // DeadLetter sends rejected messages to one SQS queue.
 type DeadLetter struct {
 	client SendMessageBatchAPI
 	url    string
 	fifo   bool
-	resend resend
+	resend Resend
 }
 
 // NewDeadLetter returns a DeadLetter sending to the queue at url. A FIFO queue
@@ -48,14 +61,14 @@ type DeadLetter struct {
 // SQS fails through no fault of theirs are sent again, three times in all.
 func NewDeadLetter(client SendMessageBatchAPI, url string) *DeadLetter {
 	return &DeadLetter{client: client, url: url, fifo: strings.HasSuffix(url, ".fifo"),
-		resend: resend{attempts: 3, backoff: 50 * time.Millisecond}}
+		resend: Resend{Attempts: 3, Backoff: 50 * time.Millisecond}}
 }
 
 // Send sends msgs with SendMessageBatch, at most ten and 1 MiB per call. It
 // returns the messages that were not sent, by MessageID, with why: every
 // message of a call that failed as a whole, and each entry SQS refused or
 // kept failing. Transient failures of a call are retried by the SDK's
-// retryer, of an entry by sendEntries. A nil map means all were sent.
+// retryer, of an entry by SendEntries. A nil map means all were sent.
 func (d *DeadLetter) Send(ctx context.Context, msgs []purchase.Rejection) map[string]error {
 	var failed map[string]error
 	fail := func(id string, err error) {
@@ -66,7 +79,7 @@ func (d *DeadLetter) Send(ctx context.Context, msgs []purchase.Rejection) map[st
 	}
 	for len(msgs) > 0 {
 		n, size := 0, 0
-		for n < len(msgs) && n < maxBatchEntries {
+		for n < len(msgs) && n < MaxBatchEntries {
 			s := d.size(msgs[n])
 			if n > 0 && size+s > maxBatchBytes {
 				break
@@ -81,10 +94,10 @@ func (d *DeadLetter) Send(ctx context.Context, msgs []purchase.Rejection) map[st
 		for i, m := range batch {
 			entries[i] = d.entry(strconv.Itoa(i), m)
 		}
-		notSent, _, err := sendEntries(ctx, d.client, d.url, entries, d.resend)
+		notSent, _, err := SendEntries(ctx, d.client, d.url, entries, d.resend)
 		for i, m := range batch {
 			if why, ok := notSent[strconv.Itoa(i)]; ok {
-				if why.Code == codeNotSent {
+				if why.Code == CodeNotSent {
 					fail(m.MessageID, fmt.Errorf("send to dead-letter queue: %w", err))
 				} else {
 					fail(m.MessageID, fmt.Errorf("send to dead-letter queue: entry failed: %w", why))
@@ -100,9 +113,9 @@ func (d *DeadLetter) entry(id string, m purchase.Rejection) types.SendMessageBat
 		Id:          aws.String(id),
 		MessageBody: aws.String(m.Body),
 		MessageAttributes: map[string]types.MessageAttributeValue{
-			AttrError:           {DataType: aws.String("String"), StringValue: aws.String(nonEmpty(m.Reason, "invalid"))},
-			AttrSourceMessageID: {DataType: aws.String("String"), StringValue: aws.String(nonEmpty(m.MessageID, "unknown"))},
-			AttrIdempotencyKey:  {DataType: aws.String("String"), StringValue: aws.String(identity(m))},
+			AttrError:           StringAttribute(nonEmpty(m.Reason, "invalid")),
+			AttrSourceMessageID: StringAttribute(nonEmpty(m.MessageID, "unknown")),
+			AttrIdempotencyKey:  StringAttribute(identity(m)),
 		},
 	}
 	if d.fifo {

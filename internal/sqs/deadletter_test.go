@@ -14,6 +14,7 @@ import (
 
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/sqs"
+	"github.com/acmecheckout/reports/internal/sqs/sqstest"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
@@ -100,7 +101,7 @@ func TestDeadLetter(t *testing.T) {
 				want[m.MessageID] = d
 			}
 			got := map[string]deadLettered{}
-			for _, m := range mustReceiveDeadLetters(t, c, url) {
+			for _, m := range sqstest.ReceiveAllMessages(t, c, url) {
 				d := deadLettered{
 					SourceID: aws.ToString(m.MessageAttributes[sqs.AttrSourceMessageID].StringValue),
 					Reason:   aws.ToString(m.MessageAttributes[sqs.AttrError].StringValue),
@@ -157,39 +158,13 @@ func mustDeadLetterQueue(t *testing.T, c *awssqs.Client, name string, fifo bool)
 	return aws.ToString(out.QueueUrl)
 }
 
-// mustReceiveDeadLetters drains the queue with attributes, deleting what it
-// received (a FIFO queue hands out a group's next message only then).
-func mustReceiveDeadLetters(t *testing.T, c *awssqs.Client, url string) []types.Message {
-	t.Helper()
-	var all []types.Message
-	for {
-		out, err := c.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{
-			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 300,
-			MessageAttributeNames:       []string{"All"},
-			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			t.Fatalf("receive: %v", err)
-		}
-		if len(out.Messages) == 0 {
-			return all
-		}
-		all = append(all, out.Messages...)
-		for _, m := range out.Messages {
-			if _, err := c.DeleteMessage(context.Background(), &awssqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatalf("delete: %v", err)
-			}
-		}
-	}
-}
-
 // TestDeadLetterResends: entries SQS fails through no fault of theirs are
 // sent again; one that keeps failing is reported, and the rest arrive once.
 func TestDeadLetterResends(t *testing.T) {
 	sqsURL := testenv.Fauxqs(t)
-	direct := loopClient(t)
-	url := loopQueue(t, direct, "dlq", nil)
-	withFaults(t, sqsURL, func(id string, seen int) bool {
+	direct := sqstest.Client(t)
+	url := sqstest.Queue(t, direct, "dlq", nil)
+	sqstest.WithFaults(t, sqsURL, func(id string, seen int) bool {
 		return id == "0" && seen == 1 || id == "2" // entry 0 fails once, entry 2 always
 	})
 	cfg, err := config.LoadDefaultConfig(context.Background())
@@ -204,7 +179,7 @@ func TestDeadLetterResends(t *testing.T) {
 	if len(failed) != 1 || failed["m-2"] == nil {
 		t.Fatalf("failed %v, want only m-2", failed)
 	}
-	if got, want := loopReceiveAll(t, direct, url), []string{`{"n":0}`, `{"n":1}`, `{"n":3}`}; !slices.Equal(got, want) {
+	if got, want := sqstest.ReceiveAll(t, direct, url), []string{`{"n":0}`, `{"n":1}`, `{"n":3}`}; !slices.Equal(got, want) {
 		t.Errorf("dead-letter queue holds %q, want %q", got, want)
 	}
 }

@@ -1,4 +1,4 @@
-package sqs
+package sqsloop
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/acmecheckout/reports/internal/sqs"
 )
 
 // Limits of one SendMessageBatch call the Publisher keeps to: ten entries and
@@ -25,12 +27,15 @@ const (
 )
 
 // Publisher sends message bodies to one queue with SendMessageBatch, ten per
-// call, and sends again the entries SQS fails for reasons of its own.
+// call, and sends again the entries SQS fails for reasons of its own. With a
+// key field, each message carries its idempotency key (SPEC §4), the same on
+// every try.
 type Publisher struct {
-	client   SendMessageBatchAPI
+	client   sqs.SendMessageBatchAPI
 	queueURL string
 	attempts int
 	backoff  time.Duration
+	keyField string
 	log      *slog.Logger
 }
 
@@ -50,13 +55,22 @@ func WithPublishBackoff(d time.Duration) PublisherOption {
 	return func(p *Publisher) { p.backoff = d }
 }
 
+// WithKeyField makes each body a JSON object whose field name (a string or a
+// number) is sent as the message attribute idempotencyKey, so that the
+// aggregator counts a body sent twice once. A body without the field, or with
+// a value that is not a valid key, stops the publishing with an error naming
+// its line.
+func WithKeyField(name string) PublisherOption {
+	return func(p *Publisher) { p.keyField = name }
+}
+
 // WithPublisherLogger sets the logger for resends and failures (default: discard).
 func WithPublisherLogger(l *slog.Logger) PublisherOption {
 	return func(p *Publisher) { p.log = l }
 }
 
 // NewPublisher returns a Publisher sending to queueURL.
-func NewPublisher(client SendMessageBatchAPI, queueURL string, opts ...PublisherOption) *Publisher {
+func NewPublisher(client sqs.SendMessageBatchAPI, queueURL string, opts ...PublisherOption) *Publisher {
 	p := &Publisher{
 		client:   client,
 		queueURL: queueURL,
@@ -96,6 +110,12 @@ type PublishFailure struct {
 // ErrNotAllSent is returned (wrapped) when some bodies were not accepted;
 // PublishResult.Failed says which and why.
 var ErrNotAllSent = errors.New("not every message was sent")
+
+// ErrNoKey is returned (wrapped, with the line) when a Publisher with a key
+// field meets a body it cannot take an idempotency key from. The lines before
+// it were sent; publishing the file again once it is fixed sends them again
+// under the same keys, which the aggregator does not count twice.
+var ErrNoKey = errors.New("no idempotency key")
 
 // Publish sends bodies in order; a body's Line is its index + 1.
 func (p *Publisher) Publish(ctx context.Context, bodies []string) (PublishResult, error) {
@@ -143,8 +163,8 @@ type batch struct {
 }
 
 type entry struct {
-	line int
-	body string
+	line      int
+	body, key string
 }
 
 func (p *Publisher) newBatch(res *PublishResult) *batch {
@@ -152,14 +172,43 @@ func (p *Publisher) newBatch(res *PublishResult) *batch {
 }
 
 func (b *batch) add(ctx context.Context, line int, body string) error {
-	if len(b.entries) == publishBatchEntries || (len(b.entries) > 0 && b.bytes+len(body) > publishBatchBytes) {
+	e := entry{line: line, body: body}
+	if b.p.keyField != "" {
+		key, err := KeyOf([]byte(body), b.p.keyField)
+		if err != nil {
+			if ferr := b.flush(ctx); ferr != nil {
+				return ferr
+			}
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		e.key = key
+	}
+	size := e.size()
+	if len(b.entries) == publishBatchEntries || (len(b.entries) > 0 && b.bytes+size > publishBatchBytes) {
 		if err := b.flush(ctx); err != nil {
 			return err
 		}
 	}
-	b.entries = append(b.entries, entry{line, body})
-	b.bytes += len(body)
+	b.entries = append(b.entries, e)
+	b.bytes += size
 	return nil
+}
+
+// attributes are the message attributes of e: its idempotency key, if any.
+func (e entry) attributes() map[string]types.MessageAttributeValue {
+	if e.key == "" {
+		return nil
+	}
+	return map[string]types.MessageAttributeValue{sqs.AttrIdempotencyKey: sqs.StringAttribute(e.key)}
+}
+
+// size is what e counts against the batch limit.
+func (e entry) size() int {
+	n := len(e.body)
+	for name, v := range e.attributes() {
+		n += sqs.AttributeSize(name, v)
+	}
+	return n
 }
 
 func (b *batch) finish(ctx context.Context) error {
@@ -185,13 +234,13 @@ func (b *batch) flush(ctx context.Context) error {
 	for i, e := range pending {
 		id := "line-" + strconv.Itoa(e.line)
 		lines[id] = e.line
-		in[i] = types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(e.body)}
+		in[i] = types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(e.body), MessageAttributes: e.attributes()}
 	}
-	failed, st, err := sendEntries(ctx, b.p.client, b.p.queueURL, in, resend{b.p.attempts, b.p.backoff})
-	b.res.Calls += st.calls
-	b.res.Resent += st.resent
-	if st.resent > 0 {
-		b.p.log.InfoContext(ctx, "resent failed entries", "entries", st.resent)
+	failed, st, err := sqs.SendEntries(ctx, b.p.client, b.p.queueURL, in, sqs.Resend{Attempts: b.p.attempts, Backoff: b.p.backoff})
+	b.res.Calls += st.Calls
+	b.res.Resent += st.Resent
+	if st.Resent > 0 {
+		b.p.log.InfoContext(ctx, "resent failed entries", "entries", st.Resent)
 	}
 	b.res.Sent += len(pending) - len(failed)
 	for id, why := range failed {

@@ -1,4 +1,4 @@
-package sqs_test
+package sqsloop_test
 
 import (
 	"bytes"
@@ -17,7 +17,8 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/acmecheckout/reports/internal/sqs"
+	"github.com/acmecheckout/reports/internal/sqs/sqstest"
+	"github.com/acmecheckout/reports/internal/sqsloop"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
@@ -46,11 +47,11 @@ func loopQueueCounts(t *testing.T, c *awssqs.Client, url string) (visible, inFli
 // and timestamps, which change on every run, are replaced by placeholders).
 func TestPollerEventShape(t *testing.T) {
 	testenv.Fauxqs(t)
-	c := loopClient(t)
-	url := loopQueue(t, c, "purchases", nil)
+	c := sqstest.Client(t)
+	url := sqstest.Queue(t, c, "purchases", nil)
 	ctx := context.Background()
 	bodies := purchaseLines(2)
-	if _, err := sqs.NewPublisher(c, url).Publish(ctx, bodies[:1]); err != nil {
+	if _, err := sqsloop.NewPublisher(c, url).Publish(ctx, bodies[:1]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.SendMessage(ctx, &awssqs.SendMessageInput{
@@ -68,11 +69,11 @@ func TestPollerEventShape(t *testing.T) {
 		got = ev
 		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}, nil
 	}
-	st, err := sqs.NewPoller(c, url, handler, sqs.WithWaitTime(time.Second)).PollOnce(ctx)
+	st, err := sqsloop.NewPoller(c, url, handler, sqsloop.WithWaitTime(time.Second)).PollOnce(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (sqs.PollStats{Batches: 1, Messages: 2, Deleted: 2}) {
+	if st != (sqsloop.PollStats{Batches: 1, Messages: 2, Deleted: 2}) {
 		t.Errorf("stats = %+v", st)
 	}
 	for i := range got.Records {
@@ -135,20 +136,20 @@ func TestPollerFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			testenv.Fauxqs(t)
-			c := loopClient(t)
-			url := loopQueue(t, c, "purchases", map[string]string{"VisibilityTimeout": "30"})
+			c := sqstest.Client(t)
+			url := sqstest.Queue(t, c, "purchases", map[string]string{"VisibilityTimeout": "30"})
 			ctx := context.Background()
-			if _, err := sqs.NewPublisher(c, url).Publish(ctx, purchaseLines(3)); err != nil {
+			if _, err := sqsloop.NewPublisher(c, url).Publish(ctx, purchaseLines(3)); err != nil {
 				t.Fatal(err)
 			}
 			handler := func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				return tc.handle(ev)
 			}
-			st, err := sqs.NewPoller(c, url, handler, sqs.WithWaitTime(time.Second)).PollOnce(ctx)
+			st, err := sqsloop.NewPoller(c, url, handler, sqsloop.WithWaitTime(time.Second)).PollOnce(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := sqs.PollStats{Batches: 1, Messages: 3, Deleted: 3 - tc.wantFailed, Failed: tc.wantFailed}
+			want := sqsloop.PollStats{Batches: 1, Messages: 3, Deleted: 3 - tc.wantFailed, Failed: tc.wantFailed}
 			if st != want {
 				t.Errorf("stats = %+v, want %+v", st, want)
 			}
@@ -161,15 +162,15 @@ func TestPollerFailures(t *testing.T) {
 
 func TestPollerRunStopsWithContext(t *testing.T) {
 	testenv.Fauxqs(t)
-	c := loopClient(t)
-	url := loopQueue(t, c, "purchases", nil)
+	c := sqstest.Client(t)
+	url := sqstest.Queue(t, c, "purchases", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	handler := func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 		return events.SQSEventResponse{}, nil
 	}
-	st, err := sqs.NewPoller(c, url, handler, sqs.WithWaitTime(time.Second)).Run(ctx)
-	if err != nil || st != (sqs.PollStats{}) {
+	st, err := sqsloop.NewPoller(c, url, handler, sqsloop.WithWaitTime(time.Second)).Run(ctx)
+	if err != nil || st != (sqsloop.PollStats{}) {
 		t.Fatalf("Run on an empty queue = %+v, %v; want zero stats, nil", st, err)
 	}
 }
@@ -178,9 +179,9 @@ func TestPollerRunStopsWithContext(t *testing.T) {
 // redrive policy never lets Drain finish; the context bounds it.
 func TestPollerDrainIsBounded(t *testing.T) {
 	testenv.Fauxqs(t)
-	c := loopClient(t)
-	url := loopQueue(t, c, "purchases", map[string]string{"VisibilityTimeout": "1"})
-	if _, err := sqs.NewPublisher(c, url).Publish(context.Background(), []string{"poison"}); err != nil {
+	c := sqstest.Client(t)
+	url := sqstest.Queue(t, c, "purchases", map[string]string{"VisibilityTimeout": "1"})
+	if _, err := sqsloop.NewPublisher(c, url).Publish(context.Background(), []string{"poison"}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
@@ -188,7 +189,7 @@ func TestPollerDrainIsBounded(t *testing.T) {
 	handler := func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: ev.Records[0].MessageId}}}, nil
 	}
-	st, err := sqs.NewPoller(c, url, handler, sqs.WithWaitTime(time.Second)).Drain(ctx)
+	st, err := sqsloop.NewPoller(c, url, handler, sqsloop.WithWaitTime(time.Second)).Drain(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Drain = %+v, %v; want context.DeadlineExceeded", st, err)
 	}

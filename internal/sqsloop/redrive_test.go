@@ -1,4 +1,4 @@
-package sqs_test
+package sqsloop_test
 
 import (
 	"bytes"
@@ -13,13 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/acmecheckout/reports/internal/aggregator"
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/simulate"
-	"github.com/acmecheckout/reports/internal/sqs"
+	"github.com/acmecheckout/reports/internal/sqs/sqstest"
+	"github.com/acmecheckout/reports/internal/sqsloop"
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
@@ -57,10 +57,10 @@ func TestRedriveToDeadLetterQueue(t *testing.T) {
 			store := dynamo.New(ddb, table, opts...)
 
 			c := awssqs.NewFromConfig(cfg)
-			dlqURL := loopQueue(t, c, "purchases-dlq", nil)
-			dlqARN := mustQueueARN(t, c, dlqURL)
+			dlqURL := sqstest.Queue(t, c, "purchases-dlq", nil)
+			dlqARN := sqstest.QueueARN(t, c, dlqURL)
 			policy, _ := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": 2})
-			url := loopQueue(t, c, "purchases", map[string]string{
+			url := sqstest.Queue(t, c, "purchases", map[string]string{
 				"VisibilityTimeout": "1",
 				"RedrivePolicy":     string(policy),
 			})
@@ -85,13 +85,13 @@ func TestRedriveToDeadLetterQueue(t *testing.T) {
 			}
 			slices.Sort(poison)
 
-			res, err := sqs.NewPublisher(c, url).PublishLines(ctx, &file)
+			res, err := sqsloop.NewPublisher(c, url).PublishLines(ctx, &file)
 			if err != nil || res.Sent != len(msgs) {
 				t.Fatalf("publish: sent %d of %d: %v", res.Sent, len(msgs), err)
 			}
 
 			h := aggregator.New(store, aggregator.WithLogger(slog.New(slog.DiscardHandler)))
-			st, err := sqs.NewPoller(c, url, h.Handle, sqs.WithWaitTime(time.Second)).Drain(ctx)
+			st, err := sqsloop.NewPoller(c, url, h.Handle, sqsloop.WithWaitTime(time.Second)).Drain(ctx)
 			if err != nil {
 				t.Fatalf("drain (stats %+v): %v", st, err)
 			}
@@ -103,7 +103,7 @@ func TestRedriveToDeadLetterQueue(t *testing.T) {
 				t.Errorf("%d failed deliveries, want each of %d poison messages twice", st.Failed, len(poison))
 			}
 
-			if got := loopReceiveAll(t, c, dlqURL); !slices.Equal(got, poison) {
+			if got := sqstest.ReceiveAll(t, c, dlqURL); !slices.Equal(got, poison) {
 				t.Errorf("DLQ holds %d messages %q,\nwant the %d poison ones %q", len(got), got, len(poison), poison)
 			}
 			for dp, n := range want {
@@ -125,16 +125,4 @@ func TestRedriveToDeadLetterQueue(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustQueueARN(t *testing.T, c *awssqs.Client, url string) string {
-	t.Helper()
-	out, err := c.GetQueueAttributes(context.Background(), &awssqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(url),
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		t.Fatalf("queue arn: %v", err)
-	}
-	return out.Attributes["QueueArn"]
 }

@@ -1,4 +1,4 @@
-package sqs
+package sqsloop
 
 import (
 	"context"
@@ -148,7 +148,7 @@ func (p *Poller) PollOnce(ctx context.Context) (PollStats, error) {
 	out, err := p.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(p.queueURL),
 		MaxNumberOfMessages:         p.batchSize,
-		WaitTimeSeconds:             int32(p.wait / time.Second),
+		WaitTimeSeconds:             int32(p.wait / time.Second), //nolint:gosec // G115: WithWaitTime keeps the wait within 0 to 20s
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		MessageAttributeNames:       []string{"All"},
 	})
