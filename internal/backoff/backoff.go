@@ -20,10 +20,10 @@ type Policy struct {
 }
 
 // Doubling returns the policy that waits up to base before the first retry
-// and doubles up to the retries-th retry: the one place that derives a
-// maximum from a number of retries.
-func Doubling(base time.Duration, retries int) Policy {
-	return Policy{Base: base, Max: base << min(max(retries-1, 0), 16)}
+// and lets the cap double doublings times (at most 16): Max is
+// base·2^doublings. It is the one place a maximum is derived from a count.
+func Doubling(base time.Duration, doublings int) Policy {
+	return Policy{Base: base, Max: base << min(max(doublings, 0), 16)}
 }
 
 // Delay returns the wait before retry number attempt (1-based).
