@@ -3,24 +3,37 @@
 // datapoints through a purchase.Counter, parks invalid ones on a dead-letter
 // queue, and answers SQS with a partial batch response (SPEC §4).
 //
-// Main wires it from the environment, as a Lambda function or as a command
-// that replays events from standard input.
+// Each message is counted under its identity: the producer's idempotency key
+// (message attribute idempotencyKey) when present, else its SQS message id.
+// Messages sharing an identity within a batch are handed to the counter once;
+// every message still gets its own answer.
+//
+// Replay feeds the same handler from an SQS event or JSON lines, for
+// backfills (see Replay for how JSON lines are identified). cmd/aggregator
+// wires it from the environment.
 package aggregator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/acmecheckout/reports/internal/backoff"
+	"github.com/acmecheckout/reports/internal/deadline"
+	"github.com/acmecheckout/reports/internal/emf"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
+
+// AttrIdempotencyKey is the SQS message attribute a producer sets to the
+// purchase's idempotency key (SPEC §4).
+const AttrIdempotencyKey = "idempotencyKey"
 
 // DeadLetterer parks invalid events with the reason they were rejected.
 // internal/sqs.DeadLetter implements it.
@@ -36,9 +49,6 @@ const (
 	// store and the dead-letter queue are cut off, so that the response is
 	// always sent in time.
 	DefaultSafetyMargin = time.Second
-	// DefaultRetryRounds is how many more times deliveries the store could
-	// not count are handed to it again, while the deadline allows.
-	DefaultRetryRounds = 2
 	// DefaultFunctionName is the EMF FunctionName dimension outside Lambda.
 	DefaultFunctionName = "aggregator"
 )
@@ -46,14 +56,12 @@ const (
 // Handler handles SQS batches of purchase events. It is safe for concurrent
 // use and holds no state between invocations.
 type Handler struct {
-	counter     purchase.Counter
-	deadLetter  DeadLetterer
-	log         *slog.Logger
-	metrics     io.Writer
-	function    string
-	margin      time.Duration
-	retryRounds int
-	delays      backoff.Policy
+	counter    purchase.Counter
+	deadLetter DeadLetterer
+	log        *slog.Logger
+	metrics    *emf.Writer
+	function   string
+	margin     time.Duration
 }
 
 // Option configures a Handler.
@@ -70,31 +78,23 @@ func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 // WithMetrics writes one CloudWatch Embedded Metric Format line per batch to
 // w (in Lambda, stdout), with the FunctionName dimension set to function.
 func WithMetrics(w io.Writer, function string) Option {
-	return func(h *Handler) { h.metrics, h.function = w, function }
+	return func(h *Handler) {
+		h.metrics = emf.New(w, Namespace, [][]string{{"FunctionName"}}, metrics())
+		h.function = function
+	}
 }
 
 // WithSafetyMargin sets how long before the invocation deadline work is cut
 // off (default DefaultSafetyMargin; at most half the time left).
 func WithSafetyMargin(d time.Duration) Option { return func(h *Handler) { h.margin = d } }
 
-// WithRetries sets how many more rounds deliveries that failed to count are
-// retried, waiting up to first, then twice as long (full jitter), between
-// rounds (default DefaultRetryRounds, 100ms).
-func WithRetries(rounds int, first time.Duration) Option {
-	return func(h *Handler) {
-		h.retryRounds, h.delays = rounds, backoff.Policy{Base: first, Max: first << min(max(rounds, 0), 16)}
-	}
-}
-
 // New returns a Handler counting into c.
 func New(c purchase.Counter, opts ...Option) *Handler {
 	h := &Handler{
-		counter:     c,
-		log:         slog.Default(),
-		function:    DefaultFunctionName,
-		margin:      DefaultSafetyMargin,
-		retryRounds: DefaultRetryRounds,
-		delays:      backoff.Policy{Base: 100 * time.Millisecond, Max: 100 * time.Millisecond << DefaultRetryRounds},
+		counter:  c,
+		log:      slog.Default(),
+		function: DefaultFunctionName,
+		margin:   DefaultSafetyMargin,
 	}
 	for _, o := range opts {
 		o(h)
@@ -103,6 +103,7 @@ func New(c purchase.Counter, opts ...Option) *Handler {
 }
 
 // Summary is what one batch came to; it is logged and emitted as metrics.
+// Its figures are declared once, in figures (metrics.go).
 type Summary struct {
 	// Messages is the number of messages in the batch.
 	Messages int `json:"messages"`
@@ -112,37 +113,29 @@ type Summary struct {
 	Invalid int `json:"invalid"`
 	// DeadLettered is the number of invalid events sent to the dead-letter queue.
 	DeadLettered int `json:"deadLettered"`
-	// Counted is the number of valid events counted by this batch.
+	// Counted is the number of purchases (identities) counted by this batch.
 	Counted int `json:"counted"`
-	// Duplicates is the number of valid events already counted before (or
-	// repeated within the batch), acknowledged and not counted again.
+	// Duplicates is the number of valid messages whose purchase was counted
+	// before, or by another message of the batch with the same identity:
+	// acknowledged and not counted again.
 	Duplicates int `json:"duplicates"`
-	// Datapoints is the number of distinct datapoint updates written.
-	Datapoints int `json:"datapoints"`
-	// Transactions is the number of DynamoDB transactions written.
-	Transactions int `json:"transactions"`
-	// Retries is the number of requests retried after transient failures.
-	Retries int `json:"retries"`
 	// Failed is the number of messages that could not be counted or
 	// dead-lettered; SQS delivers them again.
 	Failed int `json:"failed"`
+	// Datapoints is the number of distinct datapoint increments applied.
+	Datapoints int `json:"datapoints"`
+	// Transactions is the number of DynamoDB transactions written.
+	Transactions int `json:"transactions"`
+	// WriteUnits is the DynamoDB write capacity the batch consumed.
+	WriteUnits float64 `json:"writeUnits"`
+	// RequestRetries is the number of requests retried after a transient
+	// failure (throttling, 5xx, timeouts).
+	RequestRetries int `json:"requestRetries"`
+	// ConflictRetries is the number of transactions retried after a
+	// transaction conflict.
+	ConflictRetries int `json:"conflictRetries"`
 	// DurationMS is how long the batch took, in milliseconds.
 	DurationMS float64 `json:"durationMs"`
-}
-
-// Add adds the figures of o to s.
-func (s *Summary) Add(o Summary) {
-	s.Messages += o.Messages
-	s.Valid += o.Valid
-	s.Invalid += o.Invalid
-	s.DeadLettered += o.DeadLettered
-	s.Counted += o.Counted
-	s.Duplicates += o.Duplicates
-	s.Datapoints += o.Datapoints
-	s.Transactions += o.Transactions
-	s.Retries += o.Retries
-	s.Failed += o.Failed
-	s.DurationMS += o.DurationMS
 }
 
 // Problem names one message that was invalid or failed, and why.
@@ -193,38 +186,43 @@ func Response(res Result) events.SQSEventResponse {
 }
 
 // Process validates msgs, counts the valid events in one call to the store
-// (retrying what failed while the deadline allows), dead-letters the invalid
-// ones at the same time, then logs a summary and emits metrics.
+// (each identity once), dead-letters the invalid ones at the same time, then
+// logs a summary and emits metrics. The store is called even when no message
+// is valid, so that it can settle pending work.
 func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result {
 	start := time.Now()
-	work, cancel := h.workContext(ctx)
+	work, cancel := deadline.WithMargin(ctx, h.margin)
 	defer cancel()
 
 	res := Result{Summary: Summary{Messages: len(msgs)}}
 	var (
 		deliveries []purchase.Delivery
 		rejected   []purchase.Rejection
-		invalid    = make(map[string]string)
-		seen       = make(map[string]bool, len(msgs))
+		invalid    = make(map[string]string)            // reason by message id
+		identityOf = make(map[string]string, len(msgs)) // identity by valid message id
 	)
 	for _, m := range msgs {
-		ev, err := purchase.Parse([]byte(m.Body))
+		identity, err := identify(m)
+		var ev purchase.Event
+		if err == nil {
+			ev, err = purchase.Parse([]byte(m.Body))
+		}
 		if err != nil {
 			res.InvalidEvents = append(res.InvalidEvents, Problem{MessageID: m.MessageId, Reason: err.Error()})
 			invalid[m.MessageId] = err.Error()
 			rejected = append(rejected, purchase.Rejection{
-				MessageID: m.MessageId, Identity: m.MessageId, Body: m.Body, Reason: err.Error(), Group: m.Attributes["MessageGroupId"],
+				MessageID: m.MessageId, Identity: identity, Body: m.Body, Reason: err.Error(), Group: m.Attributes["MessageGroupId"],
 			})
 			continue
 		}
 		res.Valid++
-		if seen[m.MessageId] {
-			res.Duplicates++ // the same message twice in one batch counts once
-			continue
+		if _, seen := identityOf[m.MessageId]; seen {
+			continue // the same message twice in one batch
 		}
-		seen[m.MessageId] = true
-		deliveries = append(deliveries, purchase.Delivery{MessageID: m.MessageId, Event: ev})
+		identityOf[m.MessageId] = identity
+		deliveries = append(deliveries, purchase.Delivery{Identity: identity, Event: ev})
 	}
+	deliveries = distinct(deliveries)
 	res.InvalidEvents = nonNil(res.InvalidEvents)
 	res.Invalid = len(res.InvalidEvents)
 
@@ -240,12 +238,16 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 	c := h.count(work, deliveries)
 	<-done
 
-	res.Duplicates += len(c.duplicates)
-	res.Datapoints, res.Transactions, res.Retries = c.datapoints, c.transactions, c.retries
+	res.Datapoints, res.Transactions, res.WriteUnits = c.Datapoints, c.Transactions, c.WriteUnits
+	res.RequestRetries, res.ConflictRetries = c.RequestRetries, c.ConflictRetries
 	res.Err = c.fatal
 
-	// Assemble the outcome in batch order, each message id once.
+	// Assemble the outcome in batch order, each message id once: a message
+	// whose identity failed fails; of those whose identity succeeded, the
+	// first counts it (unless the store had it already) and the others are
+	// duplicates.
 	reported := make(map[string]bool)
+	claimed := make(map[string]bool)
 	report := func(id string) {
 		if !reported[id] {
 			reported[id] = true
@@ -266,17 +268,57 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 			}
 			continue
 		}
-		if err, failed := c.failed[id]; failed && !reported[id] {
-			res.FailedMessages = append(res.FailedMessages, Problem{MessageID: id, Reason: err.Error()})
-			report(id)
+		identity := identityOf[id]
+		if err, failed := c.failed[identity]; failed {
+			if !reported[id] {
+				res.FailedMessages = append(res.FailedMessages, Problem{MessageID: id, Reason: err.Error()})
+				report(id)
+			}
+			continue
 		}
+		if c.duplicates[identity] || claimed[identity] {
+			res.Duplicates++
+			continue
+		}
+		claimed[identity] = true
+		res.Counted++
 	}
 	res.FailedMessages = nonNil(res.FailedMessages)
 	res.Failed = len(res.FailedMessages)
-	res.Counted = len(deliveries) - len(c.duplicates) - len(c.failed)
 	res.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	h.record(ctx, res)
 	return res
+}
+
+// identify returns the identity m is counted under: its idempotencyKey
+// attribute when present, else its message id. A present but malformed key
+// is an error naming the attribute; the identity is then the message id.
+func identify(m events.SQSMessage) (string, error) {
+	a, ok := m.MessageAttributes[AttrIdempotencyKey]
+	if !ok {
+		return m.MessageId, nil
+	}
+	if a.StringValue == nil || (a.DataType != "" && !strings.HasPrefix(a.DataType, "String")) {
+		return m.MessageId, fmt.Errorf("message attribute %s: not a String attribute (data type %q)", AttrIdempotencyKey, a.DataType)
+	}
+	if err := purchase.CheckIdempotencyKey(*a.StringValue); err != nil {
+		return m.MessageId, fmt.Errorf("message attribute %s: %w", AttrIdempotencyKey, err)
+	}
+	return *a.StringValue, nil
+}
+
+// distinct keeps the first delivery of each identity: the store takes each
+// identity once per call.
+func distinct(ds []purchase.Delivery) []purchase.Delivery {
+	seen := make(map[string]bool, len(ds))
+	out := ds[:0]
+	for _, d := range ds {
+		if !seen[d.Identity] {
+			seen[d.Identity] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func nonNil(p []Problem) []Problem {
@@ -286,88 +328,42 @@ func nonNil(p []Problem) []Problem {
 	return p
 }
 
-// counted is what the store made of the deliveries.
+// counted is what the store made of the deliveries, by identity.
 type counted struct {
-	duplicates   map[string]bool
-	failed       map[string]error
-	datapoints   int
-	transactions int
-	retries      int
-	fatal        error
+	purchase.AddResult
+	duplicates map[string]bool
+	failed     map[string]error
+	fatal      error
 }
 
-// count hands ds to the store, then hands it again what failed, up to
-// h.retryRounds more times while the context allows.
+// count hands ds to the store once (an empty ds too). What fails is reported
+// for SQS to deliver again: the store has already retried transient failures
+// and conflicts.
 func (h *Handler) count(ctx context.Context, ds []purchase.Delivery) counted {
-	c := counted{duplicates: map[string]bool{}, failed: map[string]error{}}
-	pending := ds
-	for round := 0; len(pending) > 0; round++ {
-		r, err := h.counter.Count(ctx, pending)
-		if err != nil {
-			// Fatal only when nothing was counted yet: after an earlier round
-			// counted some, failing the invocation would make SQS deliver
-			// those again, so the rest is reported message by message.
-			if round == 0 && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				c.fatal = fmt.Errorf("count %d events: %w", len(pending), err)
-			}
-			for _, d := range pending {
-				c.failed[d.MessageID] = fmt.Errorf("count: %w", err)
-			}
-			return c
-		}
-		for _, id := range r.Duplicates {
-			c.duplicates[id] = true
-		}
-		c.datapoints += r.Datapoints
-		c.transactions += r.Transactions
-		c.retries += r.Retries
-		c.failed = r.Failed
-		if len(r.Failed) == 0 || round >= h.retryRounds {
-			break
-		}
-		wait := h.delays.Delay(round + 1)
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			break
-		}
-		if backoff.Sleep(ctx, wait) != nil {
-			return c
-		}
-		next := pending[:0:0]
-		for _, d := range pending {
-			if _, failed := r.Failed[d.MessageID]; failed {
-				next = append(next, d)
-			}
-		}
-		pending = next
-		c.retries++
-	}
+	r, err := h.counter.Add(ctx, ds)
+	c := counted{AddResult: r, duplicates: make(map[string]bool, len(r.Duplicates)), failed: r.Failed}
 	if c.failed == nil {
 		c.failed = map[string]error{}
 	}
+	for _, id := range r.Duplicates {
+		c.duplicates[id] = true
+	}
+	if err != nil {
+		// Fatal (the invocation fails) only for a reason no retry fixes, not
+		// when time ran out.
+		if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			c.fatal = fmt.Errorf("count %d events: %w", len(ds), err)
+		}
+		for _, d := range ds {
+			c.failed[d.Identity] = fmt.Errorf("count: %w", err)
+		}
+	}
 	return c
-}
-
-// workContext returns ctx cut off a safety margin before its deadline (at
-// most half the time left), so that the response is sent in time.
-func (h *Handler) workContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	margin := h.margin
-	if left := time.Until(deadline); left < 2*margin {
-		margin = left / 2
-	}
-	return context.WithDeadline(ctx, deadline.Add(-margin))
 }
 
 // record logs the invalid events, the failures and one summary line, and
 // writes the EMF metrics line.
 func (h *Handler) record(ctx context.Context, res Result) {
-	var requestID string
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		requestID = lc.AwsRequestID
-	}
 	for _, p := range res.InvalidEvents {
 		h.log.LogAttrs(ctx, slog.LevelWarn, "invalid event",
 			slog.String("messageId", p.MessageID), slog.String("reason", p.Reason))
@@ -380,29 +376,17 @@ func (h *Handler) record(ctx context.Context, res Result) {
 	if res.Err != nil {
 		level, msg = slog.LevelError, "batch failed"
 	}
-	attrs := []slog.Attr{
-		slog.Int("messages", res.Messages),
-		slog.Int("valid", res.Valid),
-		slog.Int("invalid", res.Invalid),
-		slog.Int("deadLettered", res.DeadLettered),
-		slog.Int("counted", res.Counted),
-		slog.Int("duplicates", res.Duplicates),
-		slog.Int("datapoints", res.Datapoints),
-		slog.Int("transactions", res.Transactions),
-		slog.Int("retries", res.Retries),
-		slog.Int("failed", res.Failed),
-		slog.Int("batchItemFailures", len(res.ItemFailures)),
-		slog.Float64("durationMs", res.DurationMS),
-	}
-	if requestID != "" {
-		attrs = append(attrs, slog.String("requestId", requestID))
+	attrs := append(res.attrs(), slog.Int("batchItemFailures", len(res.ItemFailures)))
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		attrs = append(attrs, slog.String("requestId", lc.AwsRequestID))
 	}
 	if res.Err != nil {
 		attrs = append(attrs, slog.String("error", res.Err.Error()))
 	}
 	h.log.LogAttrs(ctx, level, msg, attrs...)
 	if h.metrics != nil {
-		if err := WriteEMF(h.metrics, h.function, time.Now(), res.Summary); err != nil {
+		dims := map[string]string{"FunctionName": cmp.Or(h.function, DefaultFunctionName)}
+		if err := h.metrics.Write(time.Now(), dims, res.metricValues()); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelWarn, "write metrics", slog.String("error", err.Error()))
 		}
 	}

@@ -1,7 +1,8 @@
 // Package backoff is the one capped exponential backoff, with full jitter,
-// used by the retries the AWS SDK's retryer does not make itself: transaction
-// conflicts, unprocessed keys, SQS batch entries, retry rounds of a batch and
-// Quandl requests.
+// of every retry in the project: the DynamoDB store also hands it to the AWS
+// SDK's retryer (throttling, 5xx, timeouts), and uses it itself for the
+// retries the SDK does not make (cancelled transactions, unprocessed keys);
+// SQS batch entries and the HTTP clients of the ETL use it too.
 package backoff
 
 import (
@@ -18,6 +19,13 @@ type Policy struct {
 	Max  time.Duration
 }
 
+// Doubling returns the policy that waits up to base before the first retry
+// and lets the cap double doublings times (at most 16): Max is
+// base·2^doublings. It is the one place a maximum is derived from a count.
+func Doubling(base time.Duration, doublings int) Policy {
+	return Policy{Base: base, Max: base << min(max(doublings, 0), 16)}
+}
+
 // Delay returns the wait before retry number attempt (1-based).
 func (p Policy) Delay(attempt int) time.Duration {
 	d := p.Max
@@ -29,7 +37,7 @@ func (p Policy) Delay(attempt int) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	return rand.N(d + 1)
+	return rand.N(d + 1) //nolint:gosec // G404: jitter spreads retries out; it needs no unpredictability
 }
 
 // Sleep waits d, or until ctx is done, whichever comes first; it returns

@@ -48,3 +48,14 @@ func TestSleep(t *testing.T) {
 		t.Fatalf("Sleep on a cancelled context = %v, want context.Canceled", err)
 	}
 }
+
+func TestDoubling(t *testing.T) {
+	for _, tc := range []struct {
+		retries int
+		want    time.Duration
+	}{{0, 10 * time.Millisecond}, {1, 20 * time.Millisecond}, {3, 80 * time.Millisecond}, {-1, 10 * time.Millisecond}, {100, 10 * time.Millisecond << 16}} {
+		if got := backoff.Doubling(10*time.Millisecond, tc.retries); got.Base != 10*time.Millisecond || got.Max != tc.want {
+			t.Errorf("Doubling(10ms, %d) = %+v, want Max %v", tc.retries, got, tc.want)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func TestRedriveNeverDoubleCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := purchase.Counts{}
+	want := purchase.Increments{}
 	var keyed, plain bytes.Buffer
 	for i, m := range msgs {
 		e, err := purchase.Parse(m.Body)
@@ -153,7 +153,7 @@ func TestRedriveNeverDoubleCounts(t *testing.T) {
 }
 
 // assertCounts checks that the table holds exactly want.
-func assertCounts(t *testing.T, ddb *dynamodb.Client, table string, want purchase.Counts, when string) {
+func assertCounts(t *testing.T, ddb *dynamodb.Client, table string, want purchase.Increments, when string) {
 	t.Helper()
 	got := map[string]int64{}
 	for _, c := range testenv.ScanCounts(t, ddb, table) {

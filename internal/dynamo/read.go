@@ -21,9 +21,9 @@ const maxBatchGet = 100
 
 // Get implements purchase.Reader: one GetItem on the datapoint, as the
 // reporting UI does (SPEC §3).
-func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Count, error) {
+func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Total, error) {
 	if datapoint == "" {
-		return purchase.Count{}, errors.New("get datapoint: empty datapoint")
+		return purchase.Total{}, errors.New("get datapoint: empty datapoint")
 	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.table),
@@ -32,14 +32,14 @@ func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Count, erro
 		ExpressionAttributeNames: map[string]string{"#d": AttrDatapoint, "#e": AttrEvents},
 	}, s.withRetryer)
 	if err != nil {
-		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, err)
+		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, err)
 	}
 	if out.Item == nil {
-		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, purchase.ErrNotFound)
+		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, purchase.ErrNotFound)
 	}
 	c, err := countOf(out.Item)
 	if err != nil {
-		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, err)
+		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, err)
 	}
 	return c, nil
 }
@@ -48,7 +48,7 @@ func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Count, erro
 // report's (and day's) datapoints, then reads their counts with BatchGetItem.
 // Datapoints at zero (left by a compensated failure in plain mode) are
 // omitted.
-func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Count, error) {
+func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Total, error) {
 	if err := checkList(r, day); err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 	}
 
 	batches := slices.Collect(slices.Chunk(keys, maxBatchGet))
-	found := make([][]purchase.Count, len(batches))
+	found := make([][]purchase.Total, len(batches))
 	errs := make([]error, len(batches))
 	each(len(batches), s.concurrency, func(i int) {
 		found[i], errs[i] = s.batchGet(ctx, batches[i])
@@ -85,7 +85,7 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 		return nil, fmt.Errorf("list %s: %w", lk, err)
 	}
 	counts := slices.Concat(found...)
-	slices.SortFunc(counts, func(a, b purchase.Count) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(counts, func(a, b purchase.Total) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
 	return counts, nil
 }
 
@@ -102,7 +102,7 @@ func checkList(r purchase.Report, day string) error {
 
 // batchGet reads the counts of up to maxBatchGet datapoints, retrying
 // unprocessed keys with capped exponential backoff and full jitter.
-func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.Count, error) {
+func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.Total, error) {
 	keys := make([]map[string]types.AttributeValue, len(datapoints))
 	for i, d := range datapoints {
 		keys[i] = datapointKey(d)
@@ -112,7 +112,7 @@ func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.C
 		ProjectionExpression:     aws.String("#d, #e"),
 		ExpressionAttributeNames: map[string]string{"#d": AttrDatapoint, "#e": AttrEvents},
 	}}
-	counts := make([]purchase.Count, 0, len(datapoints))
+	counts := make([]purchase.Total, 0, len(datapoints))
 	for attempt := 1; ; attempt++ {
 		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request}, s.withRetryer)
 		if err != nil {
@@ -142,16 +142,16 @@ func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.C
 }
 
 // countOf reads a datapoints table item. An item without events counts 0.
-func countOf(item map[string]types.AttributeValue) (purchase.Count, error) {
+func countOf(item map[string]types.AttributeValue) (purchase.Total, error) {
 	d, ok := item[AttrDatapoint].(*types.AttributeValueMemberS)
 	if !ok {
-		return purchase.Count{}, fmt.Errorf("item without string %s", AttrDatapoint)
+		return purchase.Total{}, fmt.Errorf("item without string %s", AttrDatapoint)
 	}
-	c := purchase.Count{Datapoint: d.Value}
+	c := purchase.Total{Datapoint: d.Value}
 	if e, ok := item[AttrEvents].(*types.AttributeValueMemberN); ok {
 		n, err := strconv.ParseInt(e.Value, 10, 64)
 		if err != nil {
-			return purchase.Count{}, fmt.Errorf("%s: events %q: %w", d.Value, e.Value, err)
+			return purchase.Total{}, fmt.Errorf("%s: events %q: %w", d.Value, e.Value, err)
 		}
 		c.Events = n
 	}

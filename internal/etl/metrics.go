@@ -2,15 +2,15 @@ package etl
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/acmecheckout/reports/internal/emf"
 )
 
 // Namespace is the CloudWatch namespace of the ETL's metrics.
-const Namespace = "CheckoutReports"
+const Namespace = emf.Namespace
 
 // figure is one number a run reports per job, in its log and as a metric.
 type figure struct {
@@ -45,32 +45,18 @@ func logJobs(ctx context.Context, log *slog.Logger, s Summary) {
 // (FunctionName, Job) and (FunctionName) alone, so that CloudWatch keeps
 // both each job's figures and the function's totals.
 func WriteEMF(w io.Writer, function string, at time.Time, s Summary) error {
-	metrics := make([]map[string]string, len(jobFigures))
+	metrics := make([]emf.Metric, len(jobFigures))
 	for i, f := range jobFigures {
-		metrics[i] = map[string]string{"Name": f.name, "Unit": "Count"}
+		metrics[i] = emf.Metric{Name: f.name, Unit: emf.Count}
 	}
+	out := emf.New(w, Namespace, [][]string{{"FunctionName", "Job"}, {"FunctionName"}}, metrics)
+	values := make([]float64, len(jobFigures))
 	for _, j := range s.Jobs {
-		line := map[string]any{
-			"_aws": map[string]any{
-				"Timestamp": at.UnixMilli(),
-				"CloudWatchMetrics": []map[string]any{{
-					"Namespace":  Namespace,
-					"Dimensions": [][]string{{"FunctionName", "Job"}, {"FunctionName"}},
-					"Metrics":    metrics,
-				}},
-			},
-			"FunctionName": function,
-			"Job":          string(j.Job),
+		for i, f := range jobFigures {
+			values[i] = float64(f.value(j))
 		}
-		for _, f := range jobFigures {
-			line[f.name] = f.value(j)
-		}
-		b, err := json.Marshal(line)
-		if err != nil {
-			return fmt.Errorf("marshal metrics: %w", err)
-		}
-		if _, err := w.Write(append(b, '\n')); err != nil {
-			return fmt.Errorf("write metrics: %w", err)
+		if err := out.Write(at, map[string]string{"FunctionName": function, "Job": string(j.Job)}, values); err != nil {
+			return err
 		}
 	}
 	return nil

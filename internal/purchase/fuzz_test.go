@@ -56,8 +56,13 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bad datapoints %+v", dps)
 			}
 			seen[dp.Key] = true
-			if strings.Count(dp.Key, "|") < 1 {
-				t.Fatalf("bad datapoint %+v", dp)
+		}
+		// The five datapoints as SPEC §2 composes them, derived independently.
+		hour, day, br, m := e.Time.UTC().Format("2006-01-02:15"), e.Time.UTC().Format(time.DateOnly), bracketOf(e.Amount), string(e.Method)
+		want := [5]string{hour + "|" + br, hour + "|" + br + "|" + m, br + "|" + m, day + "|" + e.MerchantID, e.MerchantID + "|" + m}
+		for i, dp := range dps {
+			if dp.Key != want[i] {
+				t.Fatalf("datapoint %d of %q is %q, want %q", i, b, dp.Key, want[i])
 			}
 		}
 		// The merchant is written lower-case into its datapoints (SPEC §1).
@@ -80,4 +85,19 @@ func longFraction(date string) bool {
 		n++
 	}
 	return n > 9
+}
+
+// bracketOf is SPEC §2's amount bracket, written out.
+func bracketOf(cents int64) string {
+	switch {
+	case cents < 1000:
+		return "0-10"
+	case cents < 5000:
+		return "10-50"
+	case cents < 10000:
+		return "50-100"
+	case cents < 50000:
+		return "100-500"
+	}
+	return "500+"
 }

@@ -2,8 +2,10 @@ package stack_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -16,28 +18,19 @@ import (
 	"github.com/acmecheckout/reports/internal/aggregator"
 	"github.com/acmecheckout/reports/internal/etl"
 	"github.com/acmecheckout/reports/internal/markets"
+	"github.com/acmecheckout/reports/internal/purchase"
 )
 
 // How the dashboard and the alarms are checked.
 //
 // Every metric a widget or an alarm shows is either one the functions emit
 // (EMF, namespace CheckoutReports: the ETL's as etl.WriteEMF writes them, the
-// aggregator's as aggregatorMetricNames lists them, with the namespace and
-// dimensions aggregator.WriteEMF writes) with the function's own name and, for
-// the ETL's per-job series, a job the template schedules; or one AWS publishes
+// aggregator's as its handler writes them for a batch) with the function's
+// own name and, for the ETL's per-job series, a job the template schedules; or one AWS publishes
 // (awsPublished) for a resource of the stack, named by its dimension. The
 // dashboard body is the Fn::Sub of the template, substituted as
 // CloudFormation would (a resource shows as <Id> or <Id.Attr>, a parameter as
 // its value), then parsed as JSON.
-
-// aggregatorMetricNames are the metrics the aggregator emits, dimension
-// FunctionName. The lead switches this to the aggregator's exported list
-// (aggregator.MetricNames()) at merge: today's aggregator still writes
-// Retries instead of WriteUnits, RequestRetries and ConflictRetries.
-var aggregatorMetricNames = []string{
-	"Messages", "Valid", "Invalid", "DeadLettered", "Counted", "Duplicates", "Failed",
-	"Datapoints", "Transactions", "WriteUnits", "RequestRetries", "ConflictRetries", "Duration",
-}
 
 // awsMetrics are metrics AWS publishes for one kind of resource, with the one
 // dimension that names the resource and the template's Ref or Fn::GetAtt
@@ -92,19 +85,18 @@ type emitter struct {
 }
 
 // emitted returns what the aggregator and the ETL write as EMF, captured from
-// their writers (the aggregator's names from aggregatorMetricNames).
+// the aggregator's handler after an empty batch and from the ETL's writer.
 func emitted(t *testing.T) []emitter {
 	t.Helper()
 	var agg, etlOut bytes.Buffer
 	at := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
-	if err := aggregator.WriteEMF(&agg, "fn", at, aggregator.Summary{}); err != nil {
-		t.Fatal(err)
-	}
+	h := aggregator.New(noCounter{}, aggregator.WithMetrics(&agg, "fn"), aggregator.WithLogger(slog.New(slog.DiscardHandler)))
+	h.Process(t.Context(), nil)
 	if err := etl.WriteEMF(&etlOut, "fn", at, etl.Summary{Jobs: []etl.JobSummary{{Job: markets.Equities}}}); err != nil {
 		t.Fatal(err)
 	}
 	a := mustParseEMF(t, agg.Bytes())
-	a.function, a.names = "AggregatorFunction", aggregatorMetricNames
+	a.function = "AggregatorFunction"
 	e := mustParseEMF(t, etlOut.Bytes())
 	e.function = "EtlFunction"
 	return []emitter{a, e}
@@ -548,4 +540,11 @@ func assertAlarmActions(t *testing.T, id string, load func(params map[string]any
 	if b := load(nil); len(b.AlarmActions)+len(b.OKActions) != 0 {
 		t.Errorf("%s without a topic: AlarmActions %s OKActions %s, want none", id, show(b.AlarmActions), show(b.OKActions))
 	}
+}
+
+// noCounter is a purchase.Counter with nothing to count.
+type noCounter struct{}
+
+func (noCounter) Add(context.Context, []purchase.Delivery) (purchase.AddResult, error) {
+	return purchase.AddResult{}, nil
 }

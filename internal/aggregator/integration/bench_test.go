@@ -1,4 +1,4 @@
-package aggregator_test
+package integration_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func BenchmarkProcess(b *testing.B) {
 		for _, size := range []int{10, 100} {
 			b.Run(fmt.Sprintf("exactlyOnce=%t/batch=%d", exactlyOnce, size), func(b *testing.B) {
 				table, idem := testenv.Tables(b, ddb, exactlyOnce)
-				h := aggregator.New(dynamo.New(ddb, table, dynamo.WithIdempotencyTable(idem)),
+				h := aggregator.New(dynamo.New(ddb, table, dynamo.WithIdempotencyTable(idem), dynamo.WithLogger(slog.New(slog.DiscardHandler))),
 					aggregator.WithLogger(slog.New(slog.DiscardHandler)))
 				batches := generate(b, b.N*size, size) // fresh message ids: no duplicates
 				b.ResetTimer()

@@ -1,4 +1,4 @@
-package aggregator_test
+package integration_test
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 )
 
 // sqsTestdata is the shared directory of real-shaped SQS payloads.
-const sqsTestdata = "../../testdata/sqs"
+const sqsTestdata = "../../../testdata/sqs"
 
 // mustAWS loads the SDK configuration the standard way, so clients find the
 // emulators through AWS_ENDPOINT_URL_* only.
@@ -111,26 +111,33 @@ func mustMarshal(t testing.TB, v any) []byte {
 	return b
 }
 
-// truth is what counting the valid bodies of evs once each must give.
-func truth(t testing.TB, evs ...events.SQSEvent) []purchase.Count {
+// truth is what counting the valid bodies of evs once per identity must give.
+func truth(t testing.TB, evs ...events.SQSEvent) []purchase.Total {
 	t.Helper()
-	c := purchase.Counts{}
+	c := purchase.Increments{}
 	seen := map[string]bool{}
 	for _, ev := range evs {
 		for _, r := range ev.Records {
 			e, err := purchase.Parse([]byte(r.Body))
-			if err != nil || seen[r.MessageId] {
+			id := r.MessageId
+			if k, ok := r.MessageAttributes[aggregator.AttrIdempotencyKey]; ok {
+				if k.StringValue == nil || purchase.CheckIdempotencyKey(*k.StringValue) != nil {
+					continue // invalid
+				}
+				id = *k.StringValue
+			}
+			if err != nil || seen[id] {
 				continue
 			}
-			seen[r.MessageId] = true
+			seen[id] = true
 			c.Add(e)
 		}
 	}
-	out := []purchase.Count{}
+	out := []purchase.Total{}
 	for dp, n := range c {
-		out = append(out, purchase.Count{Datapoint: dp.Key, Events: n})
+		out = append(out, purchase.Total{Datapoint: dp.Key, Events: n})
 	}
-	slices.SortFunc(out, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(out, func(a, b purchase.Total) int { return strings.Compare(a.Datapoint, b.Datapoint) })
 	return out
 }
 
@@ -168,12 +175,13 @@ func md5Hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// summaryFigures are Summary's figures by JSON name, without the duration.
+// summaryFigures are Summary's figures by JSON name, without the duration
+// and the write units (which DynamoDB decides).
 func summaryFigures(s aggregator.Summary) map[string]float64 {
 	return map[string]float64{
 		"messages": float64(s.Messages), "valid": float64(s.Valid), "invalid": float64(s.Invalid),
 		"deadLettered": float64(s.DeadLettered), "counted": float64(s.Counted), "duplicates": float64(s.Duplicates),
-		"datapoints": float64(s.Datapoints), "transactions": float64(s.Transactions), "retries": float64(s.Retries),
-		"failed": float64(s.Failed),
+		"datapoints": float64(s.Datapoints), "transactions": float64(s.Transactions),
+		"requestRetries": float64(s.RequestRetries), "conflictRetries": float64(s.ConflictRetries), "failed": float64(s.Failed),
 	}
 }

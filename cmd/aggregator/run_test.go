@@ -1,10 +1,13 @@
-package aggregator_test
+package main_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,8 +15,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	main "github.com/acmecheckout/reports/cmd/aggregator"
 	"github.com/acmecheckout/reports/internal/aggregator"
 	"github.com/acmecheckout/reports/internal/golden"
 	"github.com/acmecheckout/reports/internal/lambdatest"
@@ -21,42 +26,93 @@ import (
 	"github.com/acmecheckout/reports/internal/testenv"
 )
 
-// env is a fake environment for Main.Getenv; the AWS settings come from the
-// process environment, which testenv sets.
+const sqsTestdata = "../../testdata/sqs"
+
+// env is a fake environment; the AWS settings come from the process
+// environment, which testenv sets.
 type env map[string]string
 
 func (e env) get(k string) string { return e[k] }
 
-// run runs Main with stdin and returns its exit code, stdout and stderr.
-func run(t testing.TB, e env, stdin string, start func(any)) (int, string, string) {
+// exitCode is the status main exits with after run returned err.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
+	return 2
+}
+
+// runCommand runs the program with args and stdin and returns its exit code,
+// stdout and stderr.
+func runCommand(t testing.TB, e env, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	m := aggregator.Main{Getenv: e.get, Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Start: start}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code := m.Run(ctx)
-	return code, stdout.String(), stderr.String()
+	err := main.Run(ctx, args, main.Env{Getenv: e.get, Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr,
+		Start: func(any) { t.Helper(); t.Fatal("Start called outside Lambda") }})
+	return exitCode(err), stdout.String(), stderr.String()
 }
 
-func noStart(t testing.TB) func(any) {
-	return func(any) { t.Helper(); t.Fatal("Start called outside Lambda") }
+func mustAWSClient(t testing.TB) *dynamodb.Client {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatalf("load AWS config: %v", err)
+	}
+	return dynamodb.NewFromConfig(cfg)
 }
 
-// lineCounts is what counting every valid line of a JSON-lines input gives.
-func lineCounts(t testing.TB, input string) []purchase.Count {
+func mustEvent(t testing.TB, name string) events.SQSEvent {
 	t.Helper()
 	var ev events.SQSEvent
-	for i, l := range strings.Split(input, "\n") {
-		ev.Records = append(ev.Records, events.SQSMessage{MessageId: fmt.Sprint(i), Body: strings.TrimRight(l, "\r")})
+	if err := json.Unmarshal(mustRead(t, filepath.Join(sqsTestdata, name)), &ev); err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	return truth(t, ev)
+	return ev
+}
+
+// counts adds up the valid bodies.
+func counts(bodies ...string) purchase.Increments {
+	c := purchase.Increments{}
+	for _, b := range bodies {
+		if e, err := purchase.Parse([]byte(b)); err == nil {
+			c.Add(e)
+		}
+	}
+	return c
+}
+
+func lines(input string) []string { return strings.Split(input, "\n") }
+
+func bodies(evs ...events.SQSEvent) []string {
+	var out []string
+	for _, ev := range evs {
+		for _, r := range ev.Records {
+			out = append(out, r.Body)
+		}
+	}
+	return out
+}
+
+func asTotals(c purchase.Increments) []purchase.Total {
+	out := []purchase.Total{}
+	for dp, n := range c {
+		out = append(out, purchase.Total{Datapoint: dp.Key, Events: n})
+	}
+	slices.SortFunc(out, func(a, b purchase.Total) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	return out
 }
 
 // TestReplay runs the command on JSON lines and SQS events, twice each, with
 // an idempotency table: the second run counts nothing again.
 func TestReplay(t *testing.T) {
 	testenv.DynamoDBLocal(t)
-	ddb := dynamodb.NewFromConfig(mustAWS(t))
+	ddb := mustAWSClient(t)
 	table, idem := testenv.Tables(t, ddb, true)
 	e := env{"TABLE_NAME": table, "IDEMPOTENCY_TABLE_NAME": idem}
 
@@ -68,12 +124,17 @@ func TestReplay(t *testing.T) {
 	}
 	// Two SQS events back to back, pretty-printed, as a replay of captured events.
 	twoEvents := string(mustRead(t, sqsTestdata+"/mixed-batch.json")) + sqsEvent
+	file := filepath.Join(t.TempDir(), "backfill.jsonl")
+	if err := os.WriteFile(file, []byte(backfill), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	testCases := []struct {
 		name       string
 		stdin      string
+		args       []string
 		wantCode   int
-		want       aggregator.ReplaySummary // figures other than datapoints, transactions, retries, duration
+		want       aggregator.ReplaySummary // figures other than datapoints, transactions, write units, retries, duration
 		wantStderr string
 	}{
 		{
@@ -85,6 +146,16 @@ func TestReplay(t *testing.T) {
 			name: "the same JSON lines again count nothing twice", stdin: backfill, wantCode: 1,
 			want:       aggregator.ReplaySummary{Input: "jsonl", Summary: aggregator.Summary{Messages: 8, Valid: 5, Invalid: 3, Duplicates: 5}},
 			wantStderr: string(mustRead(t, "testdata/backfill.stderr")),
+		},
+		{
+			name: "the same JSON lines as stdin of another source count again", stdin: backfill, args: []string{"--source", "backfill-2"}, wantCode: 1,
+			want:       aggregator.ReplaySummary{Input: "jsonl", Summary: aggregator.Summary{Messages: 8, Valid: 5, Invalid: 3, Counted: 5}},
+			wantStderr: string(mustRead(t, "testdata/backfill.stderr")),
+		},
+		{
+			name: "the same JSON lines as a file, twice", args: []string{file, file}, wantCode: 1,
+			want:       aggregator.ReplaySummary{Input: "jsonl", Summary: aggregator.Summary{Messages: 16, Valid: 10, Invalid: 6, Counted: 5, Duplicates: 5}},
+			wantStderr: strings.Repeat(string(mustRead(t, "testdata/backfill.stderr")), 2),
 		},
 		{
 			name: "an SQS event", stdin: sqsEvent, wantCode: 0,
@@ -104,59 +175,60 @@ func TestReplay(t *testing.T) {
 			want: aggregator.ReplaySummary{Input: "jsonl", Summary: aggregator.Summary{Messages: 2500, Valid: 2500, Counted: 2500}},
 		},
 		{
-			name: "a broken SQS event is read as JSON lines", stdin: `{"Records": [{"messageId": "x"`, wantCode: 1,
-			want:       aggregator.ReplaySummary{Input: "jsonl", Summary: aggregator.Summary{Messages: 1, Invalid: 1}},
-			wantStderr: "line 1: invalid: not valid JSON\n",
-		},
-		{
 			name: "empty input", stdin: "", wantCode: 0,
 			want: aggregator.ReplaySummary{Input: "jsonl"},
+		},
+		{
+			name: "a file that does not exist", args: []string{"no-such-file.jsonl"}, wantCode: 2,
+			want:       aggregator.ReplaySummary{Input: "jsonl"},
+			wantStderr: "open input: open no-such-file.jsonl: no such file or directory\n",
+		},
+		{
+			name: "--source with two files", args: []string{"--source", "x", file, file}, wantCode: 2,
+			wantStderr: "--source names one input: give one file, or none for stdin\n",
 		},
 	}
 	for i, tc := range testCases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
-			code, stdout, stderr := run(t, e, tc.stdin, noStart(t))
+			code, stdout, stderr := runCommand(t, e, tc.stdin, tc.args...)
 			if code != tc.wantCode {
 				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
+			}
+			if stderr != tc.wantStderr {
+				t.Errorf("stderr:\n got %q\nwant %q", stderr, tc.wantStderr)
+			}
+			if tc.want.Input == "" {
+				return
 			}
 			var got aggregator.ReplaySummary
 			if err := json.Unmarshal([]byte(stdout), &got); err != nil || strings.Count(stdout, "\n") != 1 {
 				t.Fatalf("stdout is not one JSON summary line: %q (%v)", stdout, err)
 			}
-			got.Datapoints, got.Transactions, got.Retries, got.DurationMS = 0, 0, 0, 0
+			got.Datapoints, got.Transactions, got.WriteUnits, got.RequestRetries, got.ConflictRetries, got.DurationMS = 0, 0, 0, 0, 0, 0
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("summary:\n got %+v\nwant %+v", got, tc.want)
-			}
-			if stderr != tc.wantStderr {
-				t.Errorf("stderr:\n got %q\nwant %q", stderr, tc.wantStderr)
 			}
 		})
 	}
 
-	// Every valid event of every input, once.
-	want := purchase.Counts{}
-	for _, c := range slices.Concat(lineCounts(t, backfill), lineCounts(t, big.String()), truth(t, mustEvent(t, "valid-batch.json"), mustEvent(t, "mixed-batch.json"))) {
-		want[purchase.Datapoint{Key: c.Datapoint}] += c.Events
-	}
-	var wantList []purchase.Count
-	for dp, n := range want {
-		wantList = append(wantList, purchase.Count{Datapoint: dp.Key, Events: n})
-	}
-	slices.SortFunc(wantList, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
-	golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), mustMarshal(t, wantList))
+	// Every valid event of every input, once per identity: the backfill
+	// three times (stdin, backfill-2, the file), the big input, both SQS events.
+	want := counts(slices.Concat(lines(backfill), lines(backfill), lines(backfill), lines(big.String()),
+		bodies(mustEvent(t, "valid-batch.json"), mustEvent(t, "mixed-batch.json")))...)
+	golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), mustMarshal(t, asTotals(want)))
 }
 
-// TestMainLambda: in Lambda, Run hands Start the SQS handler, which emits EMF
+// TestRunLambda: in Lambda, run hands Start the SQS handler, which emits EMF
 // on stdout and logs on stderr.
-func TestMainLambda(t *testing.T) {
+func TestRunLambda(t *testing.T) {
 	testenv.DynamoDBLocal(t)
-	ddb := dynamodb.NewFromConfig(mustAWS(t))
+	ddb := mustAWSClient(t)
 	table, _ := testenv.Tables(t, ddb, false)
 	e := env{"TABLE_NAME": table, "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "AWS_LAMBDA_FUNCTION_NAME": "aggregator-prod"}
 
 	var stdout, stderr bytes.Buffer
 	var resp events.SQSEventResponse
-	m := aggregator.Main{Getenv: e.get, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Start: func(h any) {
+	err := main.Run(context.Background(), nil, main.Env{Getenv: e.get, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Start: func(h any) {
 		handle, ok := h.(func(context.Context, events.SQSEvent) (events.SQSEventResponse, error))
 		if !ok {
 			t.Fatalf("Start got a %T, want an SQS handler", h)
@@ -165,20 +237,26 @@ func TestMainLambda(t *testing.T) {
 		if resp, err = handle(context.Background(), mustEvent(t, "mixed-batch.json")); err != nil {
 			t.Fatalf("handler: %v", err)
 		}
-	}}
-	if code := m.Run(context.Background()); code != 0 {
-		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}})
+	if err != nil {
+		t.Fatalf("run: %v; stderr:\n%s", err, stderr.String())
 	}
 	golden.JSONEqual(t, "response", mustMarshal(t, resp), mustRead(t, sqsTestdata+"/mixed-batch.response.json"))
-	mustEMF(t, stdout.Bytes(), "aggregator-prod", map[string]float64{"messages": 10, "valid": 4, "invalid": 6, "counted": 4, "failed": 0})
+	var emf map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &emf); err != nil {
+		t.Fatalf("stdout is not one EMF line: %s", stdout.String())
+	}
+	if emf["FunctionName"] != "aggregator-prod" || emf["Counted"] != 4.0 || emf["Invalid"] != 6.0 || emf["WriteUnits"].(float64) <= 0 {
+		t.Errorf("EMF line %s", stdout.String())
+	}
 	if !strings.Contains(stderr.String(), `"msg":"batch processed"`) {
 		t.Errorf("no summary log on stderr:\n%s", stderr.String())
 	}
 }
 
-// TestMainConfig: a missing TABLE_NAME is a clear error, reported to the
+// TestRunConfig: a missing TABLE_NAME is a clear error, reported to the
 // Runtime API's init/error in Lambda, before the runtime loop starts.
-func TestMainConfig(t *testing.T) {
+func TestRunConfig(t *testing.T) {
 	testenv.AWSEnv(t)
 	rt := lambdatest.NewServer(t)
 	testCases := []struct {
@@ -190,9 +268,9 @@ func TestMainConfig(t *testing.T) {
 	}
 	for i, tc := range testCases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
-			code, stdout, stderr := run(t, tc.env, "", noStart(t))
-			if code == 0 || stdout != "" {
-				t.Errorf("exit code %d, stdout %q; want non-zero and nothing", code, stdout)
+			code, stdout, stderr := runCommand(t, tc.env, "")
+			if code != 2 || stdout != "" {
+				t.Errorf("exit code %d, stdout %q; want 2 and nothing", code, stdout)
 			}
 			if !strings.Contains(stderr, "TABLE_NAME is required") {
 				t.Errorf("stderr does not say what is missing:\n%s", stderr)
