@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/acmecheckout/reports/internal/purchase"
 	"github.com/acmecheckout/reports/internal/sqs"
 )
 
@@ -85,7 +86,7 @@ func (t *Tool) Redrive(ctx context.Context, dlqURL, queueURL string, sel Select,
 			case dryRun:
 				sum.Skipped++
 				fmt.Fprintf(t.progress, "dlq redrive: would send %s as identity %s (reason %s)\n", m.ID, m.Identity, showReason(m))
-			case !sqs.ValidIdempotencyKey(m.Identity):
+			case purchase.CheckIdempotencyKey(m.Identity) != nil:
 				sum.Skipped++
 				fmt.Fprintf(t.progress, "dlq redrive: skipped %s: its identity %q cannot be an idempotency key; fix it with dlq export and sqsloop publish --key-field\n", m.ID, m.Identity)
 			default:

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acmecheckout/reports/internal/deadline"
 	"github.com/acmecheckout/reports/internal/markets"
 )
 
@@ -131,12 +132,8 @@ func (a *App) Handle(ctx context.Context, event json.RawMessage) (Summary, error
 		a.cfg.Logger.ErrorContext(ctx, "markets etl rejected its input", "error", err.Error())
 		return Summary{}, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		margin := min(a.cfg.DeadlineMargin, time.Until(dl)/2)
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
-		defer cancel()
-	}
+	ctx, cancel := deadline.WithMargin(ctx, a.cfg.DeadlineMargin)
+	defer cancel()
 	return a.Run(ctx, windows)
 }
 

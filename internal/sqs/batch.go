@@ -71,7 +71,7 @@ func SendEntries(ctx context.Context, api SendMessageBatchAPI, queueURL string, 
 	}
 	attempts := max(r.Attempts, 1)
 	pending := entries
-	delays := backoff.Policy{Base: r.Backoff, Max: r.Backoff << min(attempts, 16)}
+	delays := backoff.Doubling(r.Backoff, attempts)
 	for attempt := 1; len(pending) > 0; attempt++ {
 		if attempt > 1 {
 			st.Resent += len(pending)

@@ -26,23 +26,6 @@ const (
 	AttrIdempotencyKey = "idempotencyKey"
 )
 
-// MaxIdempotencyKeyLength is the longest idempotency key (SPEC §4).
-const MaxIdempotencyKeyLength = 128
-
-// ValidIdempotencyKey reports whether key can be the attribute
-// idempotencyKey: 1 to 128 printable ASCII characters (SPEC §4).
-func ValidIdempotencyKey(key string) bool {
-	if len(key) == 0 || len(key) > MaxIdempotencyKeyLength {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < ' ' || key[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
-
 // maxBatchBytes is the largest total payload (bodies and attributes) of one
 // SendMessageBatch call: 1 MiB since SQS raised its message size limit.
 const maxBatchBytes = 1 << 20

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/acmecheckout/reports/internal/sqs"
+	"github.com/acmecheckout/reports/internal/purchase"
 )
 
 // KeyOf returns the idempotency key of a JSON object body: the value of its
@@ -32,8 +32,8 @@ func KeyOf(body []byte, field string) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: field %q is %s, want a string or a number", ErrNoKey, field, raw)
 	}
-	if !sqs.ValidIdempotencyKey(key) {
-		return "", fmt.Errorf("%w: field %q = %q is not 1 to %d printable ASCII characters", ErrNoKey, field, key, sqs.MaxIdempotencyKeyLength)
+	if err := purchase.CheckIdempotencyKey(key); err != nil {
+		return "", fmt.Errorf("%w: field %q = %q: %w", ErrNoKey, field, key, err)
 	}
 	return key, nil
 }
