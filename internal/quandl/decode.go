@@ -34,7 +34,7 @@ func Decode(ds markets.Dataset, body []byte) (markets.Series, error) {
 	dec.UseNumber()
 	var r dataResponse
 	if err := dec.Decode(&r); err != nil {
-		return markets.Series{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return markets.Series{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if r.DatasetData == nil {
 		return markets.Series{}, fmt.Errorf("%w: no dataset_data", ErrMalformed)
@@ -57,7 +57,7 @@ func Decode(ds markets.Dataset, body []byte) (markets.Series, error) {
 	for i, rec := range r.DatasetData.Data {
 		row, err := decodeRow(rec, len(names))
 		if err != nil {
-			return markets.Series{}, fmt.Errorf("%w: data row %d: %v", ErrMalformed, i, err)
+			return markets.Series{}, fmt.Errorf("%w: data row %d: %w", ErrMalformed, i, err)
 		}
 		if seenDate[row.Date] {
 			return markets.Series{}, fmt.Errorf("%w: data row %d: duplicate date %s", ErrMalformed, i, row.Date)

@@ -96,7 +96,7 @@ func (t *tableDecoder) add(body []byte) (string, error) {
 	dec.UseNumber()
 	var r tableResponse
 	if err := dec.Decode(&r); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrMalformed, err)
+		return "", fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if r.Datatable == nil {
 		return "", fmt.Errorf("%w: no datatable", ErrMalformed)
@@ -111,7 +111,7 @@ func (t *tableDecoder) add(body []byte) (string, error) {
 	for i, rec := range r.Datatable.Data {
 		row, err := t.row(rec)
 		if err != nil {
-			return "", fmt.Errorf("%w: data row %d: %v", ErrMalformed, i, err)
+			return "", fmt.Errorf("%w: data row %d: %w", ErrMalformed, i, err)
 		}
 		if t.seen[row.Date] {
 			return "", fmt.Errorf("%w: date %s appears twice: the filters %v do not select one series (add a filter)", ErrMalformed, row.Date, t.filters)
