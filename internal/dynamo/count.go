@@ -41,6 +41,11 @@ func compensationContext(ctx context.Context) (context.Context, context.CancelFu
 // documentation).
 func (s *Store) Count(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
 	if len(ds) == 0 {
+		if s.idempotency != "" && s.parts != nil {
+			if _, err := s.Fold(ctx); err != nil {
+				return purchase.CountResult{}, fmt.Errorf("settle pending parts: %w", err)
+			}
+		}
 		return purchase.CountResult{}, nil
 	}
 	if s.idempotency != "" {
@@ -198,6 +203,7 @@ type chunkResult struct {
 	datapoints   int
 	transactions int
 	retries      int
+	partWrites   int
 }
 
 // countOnce counts each distinct message id at most once, in transactions of
@@ -257,6 +263,7 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 			res.Duplicates = append(res.Duplicates, id)
 		}
 	}
+	s.foldOwn(ctx)
 	if res.Transactions == 0 && firstErr != nil && unusable(firstErr) {
 		return res, fmt.Errorf("count %d deliveries: %w", len(ds), firstErr)
 	}
@@ -299,6 +306,7 @@ func (s *Store) chunks(msgs []message) [][]message {
 func (s *Store) transact(ctx context.Context, msgs []message, expires string) chunkResult {
 	var r chunkResult
 	live := slices.Clone(msgs)
+	moves := 0
 	for attempt := 1; len(live) > 0; {
 		counts := purchase.Counts{}
 		for _, m := range live {
@@ -319,22 +327,29 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 				ExpressionAttributeNames: map[string]string{"#id": AttrID},
 			}})
 		}
+		var partKeys []string
 		for _, dp := range dps {
-			items = append(items, types.TransactWriteItem{Update: &types.Update{
-				TableName:                 aws.String(s.table),
-				Key:                       datapointKey(dp.Key),
-				UpdateExpression:          aws.String(addExpression),
-				ExpressionAttributeNames:  addNames(),
-				ExpressionAttributeValues: addValues(dp, counts[dp]),
-			}})
+			update, part := s.datapointUpdate(dp, counts[dp])
+			if part != "" {
+				partKeys = append(partKeys, part)
+			}
+			items = append(items, types.TransactWriteItem{Update: update})
 		}
 
 		out, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}, s.withRetryer)
 		if err == nil {
 			r.transactions++
 			r.datapoints += len(dps)
+			r.partWrites += len(partKeys)
 			r.retries += sdkRetries(out.ResultMetadata)
+			s.parts.wrote(partKeys)
 			return r
+		}
+		if s.moveContended(err, dps, len(live)) && moves < maxMoves {
+			// The contended datapoints now go to parts: try again at once.
+			moves++
+			r.retries++
+			continue
 		}
 		dups, retryable := cancellation(err, len(live), len(items))
 		if len(dups) > 0 {

@@ -1,6 +1,8 @@
 package dynamo
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -181,3 +183,70 @@ func partUpdate(table string, dp purchase.Datapoint, key string, n int64) *types
 		ExpressionAttributeValues: values,
 	}
 }
+
+// maxMoves bounds how often one transaction moves contended datapoints to
+// other items before its conflicts are retried with backoff like any other.
+const maxMoves = 2 * PartShards
+
+// datapointUpdate is the ADD of n to a datapoint in an exactly-once
+// transaction: into its main item, or, while it is hot for this store, into
+// this store's part of it, whose key it then returns.
+func (s *Store) datapointUpdate(dp purchase.Datapoint, n int64) (*types.Update, string) {
+	if s.parts != nil {
+		if key := s.parts.target(dp.Key, time.Now()); key != dp.Key {
+			return partUpdate(s.table, dp, key, n), key
+		}
+	}
+	return &types.Update{
+		TableName:                 aws.String(s.table),
+		Key:                       datapointKey(dp.Key),
+		UpdateExpression:          aws.String(addExpression),
+		ExpressionAttributeNames:  addNames(),
+		ExpressionAttributeValues: addValues(dp, n),
+	}, ""
+}
+
+// moveContended reads a transaction's cancellation: each datapoint update
+// (after the markers) cancelled for a TransactionConflict becomes hot, or
+// moves to another part. It reports whether any did.
+func (s *Store) moveContended(err error, dps []purchase.Datapoint, markers int) bool {
+	var tce *types.TransactionCanceledException
+	if s.parts == nil || !errors.As(err, &tce) {
+		return false
+	}
+	moved := false
+	for i, reason := range tce.CancellationReasons {
+		if j := i - markers; j >= 0 && j < len(dps) && aws.ToString(reason.Code) == "TransactionConflict" {
+			s.parts.contended(dps[j].Key, time.Now(), s.hotFor)
+			moved = true
+		}
+	}
+	return moved
+}
+
+// foldOwn folds the parts this store wrote, at most every s.foldEvery: the
+// end of a call, when it is cheap.
+func (s *Store) foldOwn(ctx context.Context) FoldResult {
+	if s.parts == nil {
+		return FoldResult{}
+	}
+	keys := s.parts.due(time.Now(), s.foldEvery)
+	if len(keys) == 0 {
+		return FoldResult{}
+	}
+	return s.foldParts(ctx, keys)
+}
+
+// WithoutParts turns write sharding off: exactly-once transactions always
+// write the main items and retry their conflicts with backoff, as before
+// issue 14 (for comparison in benchmarks).
+func WithoutParts() Option { return func(s *Store) { s.parts = nil } }
+
+// WithHotFor sets how long a datapoint stays hot for a store after a
+// conflict on it (default DefaultHotFor).
+func WithHotFor(d time.Duration) Option { return func(s *Store) { s.hotFor = d } }
+
+// WithFoldEvery sets how often a store folds its own parts at the end of a
+// call (default DefaultFoldEvery; 0 folds at the end of every call that
+// wrote parts).
+func WithFoldEvery(d time.Duration) Option { return func(s *Store) { s.foldEvery = d } }

@@ -12,47 +12,36 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
 
-// maxBatchGet is DynamoDB's limit of keys per BatchGetItem.
-const maxBatchGet = 100
-
-// Get implements purchase.Reader: one GetItem on the datapoint, as the
-// reporting UI does (SPEC §3).
+// Get implements purchase.Reader: the live, exact count of a datapoint, its
+// main item plus its parts (SPEC §3), read atomically.
 func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Count, error) {
 	if datapoint == "" {
 		return purchase.Count{}, errors.New("get datapoint: empty datapoint")
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      datapointKey(datapoint),
-		ProjectionExpression:     aws.String("#d, #e"),
-		ExpressionAttributeNames: map[string]string{"#d": AttrDatapoint, "#e": AttrEvents},
-	}, s.withRetryer)
+	counts, err := s.liveCounts(ctx, []string{datapoint})
 	if err != nil {
 		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, err)
 	}
-	if out.Item == nil {
+	n, ok := counts[datapoint]
+	if !ok {
 		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, purchase.ErrNotFound)
 	}
-	c, err := countOf(out.Item)
-	if err != nil {
-		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, err)
-	}
-	return c, nil
+	return purchase.Count{Datapoint: datapoint, Events: n}, nil
 }
 
 // List implements purchase.Reader: it queries the byListKey index for the
-// report's (and day's) datapoints, then reads their counts with BatchGetItem.
-// Datapoints at zero (left by a compensated failure in plain mode) are
-// omitted.
+// report's (and day's) datapoints and their parts, then reads their live,
+// exact counts (main item plus parts, atomically per datapoint). Datapoints
+// at zero (left by a compensated failure in plain mode) are omitted.
 func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Count, error) {
 	if err := checkList(r, day); err != nil {
 		return nil, err
 	}
 	lk := listKey(r, day)
+	seen := map[string]bool{}
 	var keys []string
 	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
@@ -71,20 +60,27 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 			if !ok {
 				return nil, fmt.Errorf("list %s: index item without string %s", lk, AttrDatapoint)
 			}
-			keys = append(keys, k.Value)
+			dp := k.Value
+			if main, isPart := mainOfPart(dp); isPart {
+				dp = main
+			}
+			if !seen[dp] {
+				seen[dp] = true
+				keys = append(keys, dp)
+			}
 		}
 	}
 
-	batches := slices.Collect(slices.Chunk(keys, maxBatchGet))
-	found := make([][]purchase.Count, len(batches))
-	errs := make([]error, len(batches))
-	each(len(batches), s.concurrency, func(i int) {
-		found[i], errs[i] = s.batchGet(ctx, batches[i])
-	})
-	if err := errors.Join(errs...); err != nil {
+	live, err := s.liveCounts(ctx, keys)
+	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", lk, err)
 	}
-	counts := slices.Concat(found...)
+	counts := make([]purchase.Count, 0, len(live))
+	for dp, n := range live {
+		if n != 0 { // only a compensated failure leaves a zero
+			counts = append(counts, purchase.Count{Datapoint: dp, Events: n})
+		}
+	}
 	slices.SortFunc(counts, func(a, b purchase.Count) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
 	return counts, nil
 }
@@ -98,47 +94,6 @@ func checkList(r purchase.Report, day string) error {
 		return fmt.Errorf("list %s: %w", r, err)
 	}
 	return nil
-}
-
-// batchGet reads the counts of up to maxBatchGet datapoints, retrying
-// unprocessed keys with capped exponential backoff and full jitter.
-func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.Count, error) {
-	keys := make([]map[string]types.AttributeValue, len(datapoints))
-	for i, d := range datapoints {
-		keys[i] = datapointKey(d)
-	}
-	request := map[string]types.KeysAndAttributes{s.table: {
-		Keys:                     keys,
-		ProjectionExpression:     aws.String("#d, #e"),
-		ExpressionAttributeNames: map[string]string{"#d": AttrDatapoint, "#e": AttrEvents},
-	}}
-	counts := make([]purchase.Count, 0, len(datapoints))
-	for attempt := 1; ; attempt++ {
-		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request}, s.withRetryer)
-		if err != nil {
-			return nil, fmt.Errorf("batch get %d datapoints: %w", len(datapoints), err)
-		}
-		for _, item := range out.Responses[s.table] {
-			c, err := countOf(item)
-			if err != nil {
-				return nil, err
-			}
-			if c.Events != 0 { // only a compensated failure leaves a zero
-				counts = append(counts, c)
-			}
-		}
-		rest, ok := out.UnprocessedKeys[s.table]
-		if !ok || len(rest.Keys) == 0 {
-			return counts, nil
-		}
-		if attempt >= s.maxAttempts {
-			return nil, fmt.Errorf("batch get: %d of %d datapoints still unprocessed after %d attempts", len(rest.Keys), len(datapoints), attempt)
-		}
-		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
-			return nil, fmt.Errorf("batch get: %w", err)
-		}
-		request = out.UnprocessedKeys
-	}
 }
 
 // countOf reads a datapoints table item. An item without events counts 0.

@@ -23,6 +23,7 @@ package dynamo
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,9 @@ type Store struct {
 	maxAttempts int
 	delays      backoff.Policy
 	retryer     *retry.Standard
+	parts       *parts // nil: WithoutParts
+	hotFor      time.Duration
+	foldEvery   time.Duration
 }
 
 var (
@@ -139,6 +143,9 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 		concurrency: DefaultConcurrency,
 		maxAttempts: DefaultMaxAttempts,
 		delays:      backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
+		parts:       newParts(),
+		hotFor:      DefaultHotFor,
+		foldEvery:   DefaultFoldEvery,
 	}
 	for _, o := range opts {
 		o(s)
@@ -146,6 +153,11 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 	s.retryer = retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = s.maxAttempts
 		o.MaxBackoff = s.delays.Max
+		// A write of an item a transaction holds (a fold moving a part)
+		// is worth retrying.
+		o.Retryables = append(slices.Clone(o.Retryables), retry.RetryableErrorCode{
+			Codes: map[string]struct{}{"TransactionConflictException": {}},
+		})
 		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
 			return s.delays.Delay(attempt), nil
 		})
