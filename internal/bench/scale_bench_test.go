@@ -200,7 +200,10 @@ func count(s *dynamo.Store, batch []purchase.Delivery) (purchase.CountResult, er
 // settle settles what the invocations left pending, as the schedule does.
 func settle(t testing.TB, s *dynamo.Store) {
 	t.Helper()
-	_ = s
+	res, err := s.Fold(context.Background())
+	if err != nil || res.Left > 0 {
+		t.Fatalf("settle: %+v, %v", res, err)
+	}
 }
 
 // mustExact checks every datapoint of the table against the truth.
@@ -213,6 +216,20 @@ func mustExact(t testing.TB, db *testenv.DynamoDB, table string, truth purchase.
 	}
 	slices.SortFunc(want, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
 	if !slices.Equal(got, want) {
-		t.Fatalf("table %s is not exact: %d datapoints, want %d", table, len(got), len(want))
+		wanted := map[string]int64{}
+		for _, c := range want {
+			wanted[c.Datapoint] = c.Events
+		}
+		var diff []string
+		for _, c := range got {
+			if wanted[c.Datapoint] != c.Events {
+				diff = append(diff, fmt.Sprintf("%s: %d, want %d", c.Datapoint, c.Events, wanted[c.Datapoint]))
+			}
+			delete(wanted, c.Datapoint)
+		}
+		for dp, n := range wanted {
+			diff = append(diff, fmt.Sprintf("%s: missing, want %d", dp, n))
+		}
+		t.Fatalf("table %s is not exact: %d datapoints, want %d: %v", table, len(got), len(want), diff)
 	}
 }

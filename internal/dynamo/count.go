@@ -327,11 +327,11 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 				ExpressionAttributeNames: map[string]string{"#id": AttrID},
 			}})
 		}
-		var partKeys []string
+		partAdds := map[string]int64{}
 		for _, dp := range dps {
 			update, part := s.datapointUpdate(dp, counts[dp])
 			if part != "" {
-				partKeys = append(partKeys, part)
+				partAdds[part] = counts[dp]
 			}
 			items = append(items, types.TransactWriteItem{Update: update})
 		}
@@ -340,9 +340,11 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 		if err == nil {
 			r.transactions++
 			r.datapoints += len(dps)
-			r.partWrites += len(partKeys)
+			r.partWrites += len(partAdds)
 			r.retries += sdkRetries(out.ResultMetadata)
-			s.parts.wrote(partKeys)
+			if len(partAdds) > 0 {
+				s.parts.wrote(partAdds)
+			}
 			return r
 		}
 		if s.moveContended(err, dps, len(live)) && moves < maxMoves {

@@ -25,9 +25,11 @@ import (
 // cancelled for a conflict on some datapoints, the store marks them hot for
 // HotFor and writes their increments, from then on, into a part item of its
 // own: one of PartShards items per datapoint, keyed
-// "~part|<datapoint>|<shard>" (never a datapoint of SPEC §2). Each store picks
-// a random shard per hot datapoint and another one when its part conflicts,
-// so that concurrent writers spread over the shards. A part is written in the
+// "~part|<datapoint>|<shard>" (never a datapoint of SPEC §2). Each store has
+// one random shard for all its parts and moves to another one when a part
+// conflicts (another store has the same), so that concurrent writers spread
+// over the shards. The datapoints that are hot together (a report with few
+// datapoints, one merchant's) become hot together. A part is written in the
 // same transaction as its messages' markers: exactly once as before.
 //
 // A fold moves a part into its main item: it reads the part's count n, then
@@ -40,9 +42,10 @@ import (
 // sparse index byPart, to find what is pending, and `listKey`, so that a
 // report lists a datapoint whose count sits only in parts.
 //
-// Who folds: each store folds the parts it wrote at the end of a call at most
-// every FoldEvery, and an Add of no deliveries folds every pending part (the
-// aggregator's one-minute schedule, `reports fold`).
+// Who folds: each store folds the parts it wrote at the end of a call when
+// that is cheap (DefaultFoldAt events in a part, or no more to come), and an
+// Add of no deliveries folds every pending part (the aggregator's one-minute
+// schedule, `reports fold`).
 
 // Part layout and timing.
 const (
@@ -56,9 +59,10 @@ const (
 	// DefaultHotFor is how long a datapoint stays hot for a store after a
 	// conflict on it.
 	DefaultHotFor = time.Minute
-	// DefaultFoldEvery is how often a store folds its own parts at the end
-	// of a call.
-	DefaultFoldEvery = 20 * time.Second
+	// DefaultFoldAt is how many events a store adds to one of its parts
+	// before it folds it at the end of a call: a fold costs the same
+	// whatever it moves, so it waits until it is cheap per event.
+	DefaultFoldAt = 100
 	// partPrefix starts every part's key; no datapoint of SPEC §2 starts
 	// with "~".
 	partPrefix = "~part|"
@@ -86,27 +90,24 @@ func mainOfPart(key string) (string, bool) {
 	return rest[:i], true
 }
 
-// hotSpot is one hot datapoint of a store: until when, and its shard.
-type hotSpot struct {
-	until time.Time
-	shard int
-}
-
-// parts is a store's own state of write sharding: its hot datapoints and the
-// parts it wrote that may still hold counts. Safe for concurrent use.
+// parts is a store's own state of write sharding: its shard, its hot
+// datapoints (until when) and the parts it wrote that may still hold counts,
+// with what it added to each. Safe for concurrent use.
 type parts struct {
-	mu       sync.Mutex
-	hot      map[string]hotSpot
-	pending  map[string]bool // part keys this store wrote since it last folded them
-	lastFold time.Time
-	rng      *rand.Rand
+	mu      sync.Mutex
+	shard   int
+	hot     map[string]time.Time
+	pending map[string]int64 // part key → events this store added since it last folded it
+	rng     *rand.Rand
 }
 
 func newParts() *parts {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) //nolint:gosec // shard choice, not security
 	return &parts{
-		hot:     map[string]hotSpot{},
-		pending: map[string]bool{},
-		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), //nolint:gosec // shard choice, not security
+		shard:   rng.IntN(PartShards),
+		hot:     map[string]time.Time{},
+		pending: map[string]int64{},
+		rng:     rng,
 	}
 }
 
@@ -115,56 +116,65 @@ func newParts() *parts {
 func (p *parts) target(dp string, now time.Time) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h, ok := p.hot[dp]
+	until, ok := p.hot[dp]
 	if !ok {
 		return dp
 	}
-	if now.After(h.until) {
+	if now.After(until) {
 		delete(p.hot, dp)
 		return dp
 	}
-	return PartKey(dp, h.shard)
+	return PartKey(dp, p.shard)
 }
 
 // contended records a conflict on the item the datapoint's increments went
-// to: the datapoint becomes hot (a random shard), or, if it already was,
-// moves to another shard. It stays hot for hotFor.
-func (p *parts) contended(dp string, now time.Time, hotFor time.Duration) {
+// to: the datapoint becomes hot, or, if it already was (its part
+// conflicted: another store has the same shard), this store moves to another
+// shard, once per cancelled transaction (moved). It stays hot for hotFor.
+func (p *parts) contended(dp string, now time.Time, hotFor time.Duration, moved *bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h, ok := p.hot[dp]
-	if ok {
-		h.shard = (h.shard + 1 + p.rng.IntN(PartShards-1)) % PartShards
-	} else {
-		h.shard = p.rng.IntN(PartShards)
+	if _, ok := p.hot[dp]; ok && !*moved {
+		p.shard = (p.shard + 1 + p.rng.IntN(PartShards-1)) % PartShards
+		*moved = true
 	}
-	h.until = now.Add(hotFor)
-	p.hot[dp] = h
+	p.hot[dp] = now.Add(hotFor)
 }
 
-// wrote records parts this store wrote.
-func (p *parts) wrote(keys []string) {
+// heat makes a datapoint hot until now+hotFor, if it is not already.
+func (p *parts) heat(dp string, now time.Time, hotFor time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, k := range keys {
-		p.pending[k] = true
+	if until, ok := p.hot[dp]; !ok || until.Before(now) {
+		p.hot[dp] = now.Add(hotFor)
 	}
 }
 
-// due returns the parts this store wrote when it last folded them more than
-// every ago, and forgets them; none otherwise.
-func (p *parts) due(now time.Time, every time.Duration) []string {
+// wrote records what this store added to parts.
+func (p *parts) wrote(added map[string]int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.pending) == 0 || now.Sub(p.lastFold) < every {
-		return nil
+	for k, n := range added {
+		p.pending[k] += n
 	}
-	p.lastFold = now
-	keys := make([]string, 0, len(p.pending))
-	for k := range p.pending {
-		keys = append(keys, k)
+}
+
+// due returns, and forgets, the parts this store wrote that are cheap to
+// fold now: those it added at least foldAt events to (a fold costs the same
+// whatever it moves), and those no more increments will come to (the
+// datapoint cooled down, or this store moved to another shard).
+func (p *parts) due(now time.Time, foldAt int64) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var keys []string
+	for k, n := range p.pending {
+		dp, _ := mainOfPart(k)
+		until, hot := p.hot[dp]
+		if n >= foldAt || !hot || now.After(until) || k != PartKey(dp, p.shard) {
+			keys = append(keys, k)
+			delete(p.pending, k)
+		}
 	}
-	clear(p.pending)
 	return keys
 }
 
@@ -214,23 +224,49 @@ func (s *Store) moveContended(err error, dps []purchase.Datapoint, markers int) 
 	if s.parts == nil || !errors.As(err, &tce) {
 		return false
 	}
-	moved := false
+	now := time.Now()
+	hotGroups := map[string]bool{}
+	moved, shardMoved := false, false
 	for i, reason := range tce.CancellationReasons {
 		if j := i - markers; j >= 0 && j < len(dps) && aws.ToString(reason.Code) == "TransactionConflict" {
-			s.parts.contended(dps[j].Key, time.Now(), s.hotFor)
+			s.parts.contended(dps[j].Key, now, s.hotFor, &shardMoved)
+			hotGroups[heatGroup(dps[j])] = true
 			moved = true
+		}
+	}
+	// Datapoints of the same group are as hot: moving them now saves a
+	// conflict each.
+	for _, dp := range dps {
+		if hotGroups[heatGroup(dp)] {
+			s.parts.heat(dp.Key, now, s.hotFor)
 		}
 	}
 	return moved
 }
 
-// foldOwn folds the parts this store wrote, at most every s.foldEvery: the
-// end of a call, when it is cheap.
+// heatGroup names the datapoints that are hot together: those of a report
+// with few datapoints at a time (all time, or the current hour), which every
+// concurrent transaction has some of, or those of one merchant (a popular
+// merchant is in every transaction).
+func heatGroup(dp purchase.Datapoint) string {
+	switch dp.Report {
+	case purchase.DayMerchant:
+		_, merchant, _ := strings.Cut(dp.Key, "|")
+		return merchant
+	case purchase.MerchantMethod:
+		merchant, _, _ := strings.Cut(dp.Key, "|")
+		return merchant
+	}
+	return string(dp.Report)
+}
+
+// foldOwn folds the parts this store wrote that are cheap to fold now (see
+// parts.due), at the end of a call.
 func (s *Store) foldOwn(ctx context.Context) FoldResult {
 	if s.parts == nil {
 		return FoldResult{}
 	}
-	keys := s.parts.due(time.Now(), s.foldEvery)
+	keys := s.parts.due(time.Now(), s.foldAt)
 	if len(keys) == 0 {
 		return FoldResult{}
 	}
@@ -246,7 +282,7 @@ func WithoutParts() Option { return func(s *Store) { s.parts = nil } }
 // conflict on it (default DefaultHotFor).
 func WithHotFor(d time.Duration) Option { return func(s *Store) { s.hotFor = d } }
 
-// WithFoldEvery sets how often a store folds its own parts at the end of a
-// call (default DefaultFoldEvery; 0 folds at the end of every call that
-// wrote parts).
-func WithFoldEvery(d time.Duration) Option { return func(s *Store) { s.foldEvery = d } }
+// WithFoldAt sets how many events a store adds to one of its parts before
+// it folds it at the end of a call (default DefaultFoldAt; 1 folds every part
+// at the end of the call that wrote it).
+func WithFoldAt(n int64) Option { return func(s *Store) { s.foldAt = max(n, 1) } }

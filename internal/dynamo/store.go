@@ -81,7 +81,7 @@ type Store struct {
 	retryer     *retry.Standard
 	parts       *parts // nil: WithoutParts
 	hotFor      time.Duration
-	foldEvery   time.Duration
+	foldAt      int64
 }
 
 var (
@@ -145,7 +145,7 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 		delays:      backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
 		parts:       newParts(),
 		hotFor:      DefaultHotFor,
-		foldEvery:   DefaultFoldEvery,
+		foldAt:      DefaultFoldAt,
 	}
 	for _, o := range opts {
 		o(s)
