@@ -88,6 +88,7 @@ func BenchmarkScale(b *testing.B) {
 					b.ReportMetric(float64(units)/events, "wu/event")
 					b.ReportMetric(float64(redelivered)/events, "redelivered/event")
 					b.ReportMetric(0, "ns/op")
+					b.Log(dynamo.DebugCounts)
 				})
 			}
 		}

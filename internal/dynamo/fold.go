@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -38,7 +39,11 @@ func (s *Store) Fold(ctx context.Context) (FoldResult, error) {
 	if err != nil {
 		return FoldResult{}, err
 	}
-	return s.foldParts(ctx, keys), nil
+	res, left := s.foldParts(ctx, keys, s.maxAttempts)
+	for _, key := range left {
+		s.log.WarnContext(ctx, "part not folded; a later fold moves it", "table", s.table, "part", key)
+	}
+	return res, nil
 }
 
 // pendingParts lists the parts of the table from the sparse byPart index.
@@ -63,93 +68,132 @@ func (s *Store) pendingParts(ctx context.Context) ([]string, error) {
 	return slices.Compact(keys), nil
 }
 
-// foldParts folds the parts named by keys, s.concurrency at a time. A part
-// that cannot be folded is logged and left for a later fold.
-func (s *Store) foldParts(ctx context.Context, keys []string) FoldResult {
+// foldParts folds the parts named by keys, one transaction per datapoint
+// (all its parts at once: folds of one datapoint's parts would contend for
+// its main item), s.concurrency datapoints at a time, trying each at most
+// attempts times. It returns the parts it could not fold (left for a later
+// fold).
+func (s *Store) foldParts(ctx context.Context, keys []string, attempts int) (FoldResult, []string) {
 	res := FoldResult{Pending: len(keys)}
+	byMain := map[string][]string{}
+	for _, k := range keys {
+		if main, ok := mainOfPart(k); ok {
+			byMain[main] = append(byMain[main], k)
+		}
+	}
+	var left []string
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(s.concurrency)
-	for _, key := range keys {
+	for _, main := range slices.Sorted(maps.Keys(byMain)) {
 		g.Go(func() error {
-			n, folded, err := s.foldPart(ctx, key)
+			parts := byMain[main]
+			n, folded, err := s.foldDatapoint(ctx, main, parts, attempts)
 			mu.Lock()
 			defer mu.Unlock()
-			switch {
-			case err != nil:
-				res.Left++
-				s.log.WarnContext(ctx, "part not folded; a later fold moves it", "table", s.table, "part", key, "error", err)
-			case folded:
-				res.Folded++
-				res.Events += n
+			if err != nil {
+				res.Left += len(parts)
+				left = append(left, parts...)
+				return nil
 			}
+			res.Folded += folded
+			res.Events += n
 			return nil
 		})
 	}
 	_ = g.Wait() // the folds report their own errors
-	return res
+	return res, left
 }
 
-// foldPart moves one part into its main item: it reads the part's count n,
-// then in one transaction adds n to the main item and deletes the part on
-// condition that it still holds n. A part that changed in between is read
-// again. It returns the events moved and whether the part was folded (false
-// when it no longer exists).
-func (s *Store) foldPart(ctx context.Context, key string) (int64, bool, error) {
+// foldDatapoint moves parts of one datapoint into its main item: it reads
+// the parts' counts, then in one transaction adds their sum to the main item
+// and deletes each part on condition that it still holds what was read. If a
+// writer added to a part in between, nothing is applied and the parts are
+// read again. It returns the events moved and the parts folded (those that
+// no longer exist are not).
+func (s *Store) foldDatapoint(ctx context.Context, main string, keys []string, attempts int) (int64, int, error) {
 	for attempt := 1; ; attempt++ {
-		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName:      aws.String(s.table),
-			Key:            datapointKey(key),
-			ConsistentRead: aws.Bool(true),
-		}, s.withRetryer)
+		found, err := s.readParts(ctx, keys)
 		if err != nil {
-			return 0, false, fmt.Errorf("fold %s: read: %w", key, err)
+			return 0, 0, fmt.Errorf("fold %s: %w", main, err)
 		}
-		if out.Item == nil {
-			return 0, false, nil
+		if len(found) == 0 {
+			return 0, 0, nil
 		}
-		n, err := partEvents(out.Item)
-		if err != nil {
-			return 0, false, fmt.Errorf("fold %s: %w", key, err)
-		}
-		items := []types.TransactWriteItem{{Delete: &types.Delete{
-			TableName:                 aws.String(s.table),
-			Key:                       datapointKey(key),
-			ConditionExpression:       aws.String("#events = :n"),
-			ExpressionAttributeNames:  map[string]string{"#events": AttrEvents},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":n": out.Item[AttrEvents]},
-		}}}
-		if n != 0 {
-			main, ok := out.Item[AttrPartOf].(*types.AttributeValueMemberS)
-			if !ok {
-				return 0, false, fmt.Errorf("fold %s: part without string %s", key, AttrPartOf)
+		var sum int64
+		items := make([]types.TransactWriteItem, 0, len(found)+1)
+		for _, part := range found {
+			n, err := partEvents(part)
+			if err != nil {
+				return 0, 0, fmt.Errorf("fold %s: %w", main, err)
 			}
+			sum += n
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+				TableName:                 aws.String(s.table),
+				Key:                       map[string]types.AttributeValue{AttrDatapoint: part[AttrDatapoint]},
+				ConditionExpression:       aws.String("#events = :n"),
+				ExpressionAttributeNames:  map[string]string{"#events": AttrEvents},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":n": part[AttrEvents]},
+			}})
+		}
+		if sum != 0 {
 			items = append(items, types.TransactWriteItem{Update: &types.Update{
 				TableName:                aws.String(s.table),
-				Key:                      datapointKey(main.Value),
+				Key:                      datapointKey(main),
 				UpdateExpression:         aws.String(addExpression),
 				ExpressionAttributeNames: addNames(),
 				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":n":  out.Item[AttrEvents],
-					":r":  out.Item[AttrReport],
-					":lk": out.Item[AttrListKey],
+					":n":  &types.AttributeValueMemberN{Value: strconv.FormatInt(sum, 10)},
+					":r":  found[0][AttrReport],
+					":lk": found[0][AttrListKey],
 				},
 			}})
 		}
 		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}, s.withRetryer)
 		if err == nil {
-			return n, true, nil
+			return sum, len(found), nil
 		}
 		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) || attempt >= s.maxAttempts {
-			return 0, false, fmt.Errorf("fold %s: %w", key, err)
+		DebugCounts.Add("fold-cancel")
+		if !errors.As(err, &tce) || attempt >= attempts {
+			return 0, 0, fmt.Errorf("fold %s: %w", main, err)
 		}
-		// The part changed (a writer added to it), or another transaction
+		// A part changed (a writer added to it), or another transaction
 		// holds one of the items: read again, after a pause.
 		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
-			return 0, false, fmt.Errorf("fold %s: %w", key, err)
+			return 0, 0, fmt.Errorf("fold %s: %w", main, err)
 		}
 	}
+}
+
+// readParts reads the part items named by keys (strongly consistent), those
+// that exist.
+func (s *Store) readParts(ctx context.Context, keys []string) ([]map[string]types.AttributeValue, error) {
+	request := make([]map[string]types.AttributeValue, len(keys))
+	for i, k := range keys {
+		request[i] = datapointKey(k)
+	}
+	var found []map[string]types.AttributeValue
+	for attempt := 1; len(request) > 0; attempt++ {
+		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			s.table: {Keys: request, ConsistentRead: aws.Bool(true)},
+		}}, s.withRetryer)
+		if err != nil {
+			return nil, fmt.Errorf("read %d parts: %w", len(keys), err)
+		}
+		found = append(found, out.Responses[s.table]...)
+		request = out.UnprocessedKeys[s.table].Keys
+		if len(request) == 0 {
+			break
+		}
+		if attempt >= s.maxAttempts {
+			return nil, fmt.Errorf("read parts: %d of %d still unprocessed after %d attempts", len(request), len(keys), attempt)
+		}
+		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
+			return nil, fmt.Errorf("read parts: %w", err)
+		}
+	}
+	return found, nil
 }
 
 // partEvents reads the count of a part item.

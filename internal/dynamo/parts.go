@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,15 +165,15 @@ func (p *parts) wrote(added map[string]int64) {
 // fold now: those it added at least foldAt events to (a fold costs the same
 // whatever it moves), and those no more increments will come to (the
 // datapoint cooled down, or this store moved to another shard).
-func (p *parts) due(now time.Time, foldAt int64) []string {
+func (p *parts) due(now time.Time, foldAt int64) map[string]int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var keys []string
+	keys := map[string]int64{}
 	for k, n := range p.pending {
 		dp, _ := mainOfPart(k)
 		until, hot := p.hot[dp]
 		if n >= foldAt || !hot || now.After(until) || k != PartKey(dp, p.shard) {
-			keys = append(keys, k)
+			keys[k] = n
 			delete(p.pending, k)
 		}
 	}
@@ -227,7 +229,18 @@ func (s *Store) moveContended(err error, dps []purchase.Datapoint, markers int) 
 	now := time.Now()
 	hotGroups := map[string]bool{}
 	moved, shardMoved := false, false
+	DebugCounts.Add("tx-cancel")
 	for i, reason := range tce.CancellationReasons {
+		if aws.ToString(reason.Code) == "TransactionConflict" {
+			kind := "marker"
+			if j := i - markers; j >= 0 && j < len(dps) {
+				kind = string(dps[j].Report)
+				if s.parts.target(dps[j].Key, now) != dps[j].Key {
+					kind += "/part"
+				}
+			}
+			DebugCounts.Add(kind)
+		}
 		if j := i - markers; j >= 0 && j < len(dps) && aws.ToString(reason.Code) == "TransactionConflict" {
 			s.parts.contended(dps[j].Key, now, s.hotFor, &shardMoved)
 			hotGroups[heatGroup(dps[j])] = true
@@ -266,11 +279,20 @@ func (s *Store) foldOwn(ctx context.Context) FoldResult {
 	if s.parts == nil {
 		return FoldResult{}
 	}
-	keys := s.parts.due(time.Now(), s.foldAt)
-	if len(keys) == 0 {
+	due := s.parts.due(time.Now(), s.foldAt)
+	if len(due) == 0 {
 		return FoldResult{}
 	}
-	return s.foldParts(ctx, keys)
+	// One try each: a fold that meets a conflict is not worth waiting for
+	// here; the part stays pending for this store's next call or the
+	// schedule.
+	res, left := s.foldParts(ctx, slices.Sorted(maps.Keys(due)), 1)
+	again := make(map[string]int64, len(left))
+	for _, k := range left {
+		again[k] = due[k]
+	}
+	s.parts.wrote(again)
+	return res
 }
 
 // WithoutParts turns write sharding off: exactly-once transactions always
