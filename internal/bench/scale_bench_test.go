@@ -58,7 +58,7 @@ func BenchmarkScale(b *testing.B) {
 			for _, invocations := range []int{1, 2, 4, 8, 16} {
 				b.Run(fmt.Sprintf("batch=%d/%s/invocations=%d", size, mode, invocations), func(b *testing.B) {
 					var elapsed time.Duration
-					var units int64
+					var units, settleUnits int64
 					var conflicts, redelivered int
 					for range b.N {
 						table, idem := testenv.Tables(b, db.Client, mode != "plain")
@@ -74,8 +74,10 @@ func BenchmarkScale(b *testing.B) {
 						start := time.Now()
 						redelivered += drain(b, stores, batches)
 						elapsed += time.Since(start)
+						beforeSettle := proxy.Stats().TotalWriteUnits()
 						settle(b, stores[0])
 						st := proxy.Stats()
+						settleUnits += st.TotalWriteUnits() - beforeSettle
 						units += st.TotalWriteUnits()
 						conflicts += st.Faults[faultproxy.Conflict]
 						mustExact(b, db, table, truth)
@@ -86,9 +88,9 @@ func BenchmarkScale(b *testing.B) {
 					b.ReportMetric(rate, "events/s")
 					b.ReportMetric(float64(conflicts)/float64(b.N), "conflicts")
 					b.ReportMetric(float64(units)/events, "wu/event")
+					b.ReportMetric(float64(settleUnits)/events, "settle-wu/event")
 					b.ReportMetric(float64(redelivered)/events, "redelivered/event")
 					b.ReportMetric(0, "ns/op")
-					b.Log(dynamo.DebugCounts)
 				})
 			}
 		}

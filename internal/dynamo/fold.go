@@ -154,7 +154,6 @@ func (s *Store) foldDatapoint(ctx context.Context, main string, keys []string, a
 			return sum, len(found), nil
 		}
 		var tce *types.TransactionCanceledException
-		DebugCounts.Add("fold-cancel")
 		if !errors.As(err, &tce) || attempt >= attempts {
 			return 0, 0, fmt.Errorf("fold %s: %w", main, err)
 		}

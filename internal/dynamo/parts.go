@@ -229,7 +229,6 @@ func (s *Store) moveContended(err error, dps []purchase.Datapoint, markers int) 
 	now := time.Now()
 	hotGroups := map[string]bool{}
 	moved, shardMoved := false, false
-	DebugCounts.Add("tx-cancel")
 	for i, reason := range tce.CancellationReasons {
 		if aws.ToString(reason.Code) == "TransactionConflict" {
 			kind := "marker"
@@ -239,7 +238,6 @@ func (s *Store) moveContended(err error, dps []purchase.Datapoint, markers int) 
 					kind += "/part"
 				}
 			}
-			DebugCounts.Add(kind)
 		}
 		if j := i - markers; j >= 0 && j < len(dps) && aws.ToString(reason.Code) == "TransactionConflict" {
 			s.parts.contended(dps[j].Key, now, s.hotFor, &shardMoved)
