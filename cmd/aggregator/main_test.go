@@ -206,11 +206,11 @@ func mustMarshal(t testing.TB, v any) []byte {
 }
 
 // merged adds up golden count files.
-func merged(t testing.TB, files ...string) []purchase.Count {
+func merged(t testing.TB, files ...string) []purchase.Total {
 	t.Helper()
 	sum := map[string]int64{}
 	for _, f := range files {
-		var cs []purchase.Count
+		var cs []purchase.Total
 		if err := json.Unmarshal(mustRead(t, f), &cs); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -218,10 +218,10 @@ func merged(t testing.TB, files ...string) []purchase.Count {
 			sum[c.Datapoint] += c.Events
 		}
 	}
-	var out []purchase.Count
+	var out []purchase.Total
 	for dp, n := range sum {
-		out = append(out, purchase.Count{Datapoint: dp, Events: n})
+		out = append(out, purchase.Total{Datapoint: dp, Events: n})
 	}
-	slices.SortFunc(out, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(out, func(a, b purchase.Total) int { return strings.Compare(a.Datapoint, b.Datapoint) })
 	return out
 }

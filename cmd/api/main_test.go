@@ -54,9 +54,9 @@ func mustDatapoints(t testing.TB) string {
 	}
 	var ds []purchase.Delivery
 	for i, e := range events {
-		ds = append(ds, purchase.Delivery{MessageID: fmt.Sprint("m", i), Event: e})
+		ds = append(ds, purchase.Delivery{Identity: fmt.Sprint("m", i), Event: e})
 	}
-	res, err := dynamo.New(c, table).Count(context.Background(), ds)
+	res, err := dynamo.New(c, table).Add(context.Background(), ds)
 	if err != nil || len(res.Failed) > 0 {
 		t.Fatalf("count: %v %v", err, res.Failed)
 	}

@@ -73,15 +73,15 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		return usage("want a command and one argument, got %q", pos)
 	}
 
-	var query func(purchase.Reader) ([]purchase.Count, error)
+	var query func(purchase.Reader) ([]purchase.Total, error)
 	switch cmd, arg := pos[0], pos[1]; cmd {
 	case "get":
 		if *day != "" {
 			return usage("--day applies to list only")
 		}
-		query = func(r purchase.Reader) ([]purchase.Count, error) {
+		query = func(r purchase.Reader) ([]purchase.Total, error) {
 			n, err := r.Get(ctx, arg)
-			return []purchase.Count{n}, err
+			return []purchase.Total{n}, err
 		}
 	case "list":
 		rep, err := purchase.ParseReport(arg)
@@ -91,7 +91,7 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 		if err := rep.CheckDay(*day); err != nil {
 			return usage("--day: %v", err)
 		}
-		query = func(r purchase.Reader) ([]purchase.Count, error) { return r.List(ctx, rep, *day) }
+		query = func(r purchase.Reader) ([]purchase.Total, error) { return r.List(ctx, rep, *day) }
 	default:
 		return usage("unknown command %q", cmd)
 	}

@@ -49,9 +49,9 @@ func mustCountedTable(t *testing.T) string {
 		if err != nil {
 			t.Fatalf("events.jsonl line %d: %v", len(ds)+1, err)
 		}
-		ds = append(ds, purchase.Delivery{MessageID: "m" + strconv.Itoa(len(ds)), Event: e})
+		ds = append(ds, purchase.Delivery{Identity: "m" + strconv.Itoa(len(ds)), Event: e})
 	}
-	res, err := dynamo.New(c, table).Count(ctx, ds)
+	res, err := dynamo.New(c, table).Add(ctx, ds)
 	if err != nil || len(res.Failed) > 0 {
 		t.Fatalf("count: %+v, %v", res, err)
 	}

@@ -111,7 +111,7 @@ func TestLoop(t *testing.T) {
 			if err := os.WriteFile(file, []byte(day), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			want := purchase.Counts{}
+			want := purchase.Increments{}
 			sc := bufio.NewScanner(strings.NewReader(day))
 			for sc.Scan() {
 				if e, err := purchase.Parse(sc.Bytes()); err == nil {

@@ -223,7 +223,7 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 			continue
 		}
 		seen[m.MessageId] = true
-		deliveries = append(deliveries, purchase.Delivery{MessageID: m.MessageId, Event: ev})
+		deliveries = append(deliveries, purchase.Delivery{Identity: m.MessageId, Event: ev})
 	}
 	res.InvalidEvents = nonNil(res.InvalidEvents)
 	res.Invalid = len(res.InvalidEvents)
@@ -301,8 +301,10 @@ type counted struct {
 func (h *Handler) count(ctx context.Context, ds []purchase.Delivery) counted {
 	c := counted{duplicates: map[string]bool{}, failed: map[string]error{}}
 	pending := ds
-	for round := 0; len(pending) > 0; round++ {
-		r, err := h.counter.Count(ctx, pending)
+	// An empty batch still calls the store once: it lets the store settle
+	// pending work (a scheduled empty event does just that).
+	for round := 0; round == 0 || len(pending) > 0; round++ {
+		r, err := h.counter.Add(ctx, pending)
 		if err != nil {
 			// Fatal only when nothing was counted yet: after an earlier round
 			// counted some, failing the invocation would make SQS deliver
@@ -311,7 +313,7 @@ func (h *Handler) count(ctx context.Context, ds []purchase.Delivery) counted {
 				c.fatal = fmt.Errorf("count %d events: %w", len(pending), err)
 			}
 			for _, d := range pending {
-				c.failed[d.MessageID] = fmt.Errorf("count: %w", err)
+				c.failed[d.Identity] = fmt.Errorf("count: %w", err)
 			}
 			return c
 		}
@@ -320,7 +322,7 @@ func (h *Handler) count(ctx context.Context, ds []purchase.Delivery) counted {
 		}
 		c.datapoints += r.Datapoints
 		c.transactions += r.Transactions
-		c.retries += r.Retries
+		c.retries += r.RequestRetries + r.ConflictRetries
 		c.failed = r.Failed
 		if len(r.Failed) == 0 || round >= h.retryRounds {
 			break
@@ -334,7 +336,7 @@ func (h *Handler) count(ctx context.Context, ds []purchase.Delivery) counted {
 		}
 		next := pending[:0:0]
 		for _, d := range pending {
-			if _, failed := r.Failed[d.MessageID]; failed {
+			if _, failed := r.Failed[d.Identity]; failed {
 				next = append(next, d)
 			}
 		}

@@ -133,7 +133,7 @@ func TestHandle(t *testing.T) {
 				wantResponse = mustRead(t, sqsTestdata+"/"+tc.wantResponse)
 			}
 			golden.JSONEqual(t, "response", mustMarshal(t, resp), wantResponse)
-			wantCounts := mustGolden[[]purchase.Count](t, tc.wantCounts)
+			wantCounts := mustGolden[[]purchase.Total](t, tc.wantCounts)
 			golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), mustMarshal(t, wantCounts))
 
 			if tc.wantDLQ != nil {
@@ -283,7 +283,7 @@ func TestExactlyOnce(t *testing.T) {
 		{"same batch again", valid, aggregator.Summary{Messages: 5, Valid: 5, Duplicates: 5}},
 		{"a message twice in one batch", repeated, aggregator.Summary{Messages: 6, Valid: 6, Duplicates: 6}},
 	}
-	wantCounts := mustMarshal(t, mustGolden[[]purchase.Count](t, "valid-batch.counts.json"))
+	wantCounts := mustMarshal(t, mustGolden[[]purchase.Total](t, "valid-batch.counts.json"))
 	for i, tc := range testCases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			res := h.Process(context.Background(), tc.ev.Records)

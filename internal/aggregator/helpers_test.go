@@ -112,9 +112,9 @@ func mustMarshal(t testing.TB, v any) []byte {
 }
 
 // truth is what counting the valid bodies of evs once each must give.
-func truth(t testing.TB, evs ...events.SQSEvent) []purchase.Count {
+func truth(t testing.TB, evs ...events.SQSEvent) []purchase.Total {
 	t.Helper()
-	c := purchase.Counts{}
+	c := purchase.Increments{}
 	seen := map[string]bool{}
 	for _, ev := range evs {
 		for _, r := range ev.Records {
@@ -126,11 +126,11 @@ func truth(t testing.TB, evs ...events.SQSEvent) []purchase.Count {
 			c.Add(e)
 		}
 	}
-	out := []purchase.Count{}
+	out := []purchase.Total{}
 	for dp, n := range c {
-		out = append(out, purchase.Count{Datapoint: dp.Key, Events: n})
+		out = append(out, purchase.Total{Datapoint: dp.Key, Events: n})
 	}
-	slices.SortFunc(out, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(out, func(a, b purchase.Total) int { return strings.Compare(a.Datapoint, b.Datapoint) })
 	return out
 }
 

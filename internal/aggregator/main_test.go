@@ -43,7 +43,7 @@ func noStart(t testing.TB) func(any) {
 }
 
 // lineCounts is what counting every valid line of a JSON-lines input gives.
-func lineCounts(t testing.TB, input string) []purchase.Count {
+func lineCounts(t testing.TB, input string) []purchase.Total {
 	t.Helper()
 	var ev events.SQSEvent
 	for i, l := range strings.Split(input, "\n") {
@@ -134,15 +134,15 @@ func TestReplay(t *testing.T) {
 	}
 
 	// Every valid event of every input, once.
-	want := purchase.Counts{}
+	want := purchase.Increments{}
 	for _, c := range slices.Concat(lineCounts(t, backfill), lineCounts(t, big.String()), truth(t, mustEvent(t, "valid-batch.json"), mustEvent(t, "mixed-batch.json"))) {
 		want[purchase.Datapoint{Key: c.Datapoint}] += c.Events
 	}
-	var wantList []purchase.Count
+	var wantList []purchase.Total
 	for dp, n := range want {
-		wantList = append(wantList, purchase.Count{Datapoint: dp.Key, Events: n})
+		wantList = append(wantList, purchase.Total{Datapoint: dp.Key, Events: n})
 	}
-	slices.SortFunc(wantList, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(wantList, func(a, b purchase.Total) int { return strings.Compare(a.Datapoint, b.Datapoint) })
 	golden.JSONEqual(t, "counts", mustMarshal(t, testenv.ScanCounts(t, ddb, table)), mustMarshal(t, wantList))
 }
 

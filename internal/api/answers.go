@@ -83,10 +83,10 @@ func (h *Handler) report(ctx context.Context, name, day string, hasDay bool) (an
 		return answer{}, err
 	}
 	if counts == nil {
-		counts = []purchase.Count{}
+		counts = []purchase.Total{}
 	}
 	b, err := json.Marshal(struct {
-		Body []purchase.Count `json:"body"`
+		Body []purchase.Total `json:"body"`
 	}{counts})
 	if err != nil {
 		return answer{}, fmt.Errorf("marshal report: %w", err)

@@ -44,10 +44,10 @@ import (
 type Reports interface {
 	// Get returns one datapoint's count; an error matching
 	// purchase.ErrNotFound when it has never been counted.
-	Get(ctx context.Context, datapoint string) (purchase.Count, error)
+	Get(ctx context.Context, datapoint string) (purchase.Total, error)
 	// List returns a report's datapoints sorted by datapoint: one UTC day
 	// (YYYY-MM-DD) of a daily report, or all time ("") of the others.
-	List(ctx context.Context, r purchase.Report, day string) ([]purchase.Count, error)
+	List(ctx context.Context, r purchase.Report, day string) ([]purchase.Total, error)
 }
 
 // MarketData reads the markets ETL's tables (*warehouse.Warehouse fits, and

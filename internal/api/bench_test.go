@@ -150,12 +150,12 @@ func mustCountPurchases(b *testing.B, c *dynamodb.Client, table string) string {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ds = append(ds, purchase.Delivery{MessageID: strconv.Itoa(i), Event: e})
+		ds = append(ds, purchase.Delivery{Identity: strconv.Itoa(i), Event: e})
 		perDay[purchase.Day(e.Time)]++
 	}
 	s := dynamo.New(c, table, dynamo.WithConcurrency(16))
 	for chunk := range slices.Chunk(ds, 2000) {
-		res, err := s.Count(context.Background(), chunk)
+		res, err := s.Add(context.Background(), chunk)
 		if err != nil || len(res.Failed) > 0 {
 			b.Fatalf("count: %v, %d failed", err, len(res.Failed))
 		}
@@ -193,12 +193,12 @@ type scanReports struct {
 	table string
 }
 
-func (s scanReports) Get(context.Context, string) (purchase.Count, error) {
-	return purchase.Count{}, errors.New("not measured")
+func (s scanReports) Get(context.Context, string) (purchase.Total, error) {
+	return purchase.Total{}, errors.New("not measured")
 }
 
-func (s scanReports) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Count, error) {
-	out := []purchase.Count{}
+func (s scanReports) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Total, error) {
+	out := []purchase.Total{}
 	pages := dynamodb.NewScanPaginator(s.c, &dynamodb.ScanInput{TableName: aws.String(s.table)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -219,10 +219,10 @@ func (s scanReports) List(ctx context.Context, r purchase.Report, day string) ([
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, purchase.Count{Datapoint: k.Value, Events: events})
+			out = append(out, purchase.Total{Datapoint: k.Value, Events: events})
 		}
 	}
-	slices.SortFunc(out, func(a, b purchase.Count) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(out, func(a, b purchase.Total) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
 	return out, nil
 }
 

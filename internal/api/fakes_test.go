@@ -21,29 +21,29 @@ type fakeReports struct {
 	broken bool
 }
 
-func (f *fakeReports) Get(_ context.Context, datapoint string) (purchase.Count, error) {
+func (f *fakeReports) Get(_ context.Context, datapoint string) (purchase.Total, error) {
 	if f.broken {
-		return purchase.Count{}, errBoom
+		return purchase.Total{}, errBoom
 	}
 	n, ok := f.counts[datapoint]
 	if !ok {
-		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, purchase.ErrNotFound)
+		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, purchase.ErrNotFound)
 	}
-	return purchase.Count{Datapoint: datapoint, Events: n}, nil
+	return purchase.Total{Datapoint: datapoint, Events: n}, nil
 }
 
-func (f *fakeReports) List(_ context.Context, r purchase.Report, day string) ([]purchase.Count, error) {
+func (f *fakeReports) List(_ context.Context, r purchase.Report, day string) ([]purchase.Total, error) {
 	if f.broken {
 		return nil, errBoom
 	}
-	var out []purchase.Count
+	var out []purchase.Total
 	for k, n := range f.counts {
 		dp, err := purchase.ParseDatapoint(k)
 		if err == nil && dp.Report == r && dp.Day() == day {
-			out = append(out, purchase.Count{Datapoint: k, Events: n})
+			out = append(out, purchase.Total{Datapoint: k, Events: n})
 		}
 	}
-	slices.SortFunc(out, func(a, b purchase.Count) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(out, func(a, b purchase.Total) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
 	return out, nil
 }
 

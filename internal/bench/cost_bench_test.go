@@ -59,7 +59,7 @@ func BenchmarkWriteUnits(b *testing.B) {
 						db.proxy.Reset()
 						chunkFloor.Store(0)
 						for _, batch := range batches {
-							res, err := c.Count(context.Background(), batch)
+							res, err := c.Add(context.Background(), batch)
 							if err != nil || len(res.Failed) > 0 || len(res.Duplicates) > 0 {
 								b.Fatalf("count: %v, failed %v, duplicates %v", err, res.Failed, res.Duplicates)
 							}

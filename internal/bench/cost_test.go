@@ -24,8 +24,8 @@ func accountingBatches() [][]purchase.Delivery {
 	}
 	m1, m2 := "1bb53ed1-787b-4543-9def-ea18eef7902e", "2cc53ed1-787b-4543-9def-ea18eef7902e"
 	return [][]purchase.Delivery{
-		{{MessageID: "a", Event: ev(m1)}, {MessageID: "b", Event: ev(m1)}, {MessageID: "c", Event: ev(m2)}},
-		{{MessageID: "d", Event: ev(m1)}},
+		{{Identity: "a", Event: ev(m1)}, {Identity: "b", Event: ev(m1)}, {Identity: "c", Event: ev(m2)}},
+		{{Identity: "d", Event: ev(m1)}},
 	}
 }
 
@@ -61,7 +61,7 @@ func TestFloors(t *testing.T) {
 func TestWriteUnitAccounting(t *testing.T) {
 	db := mustCounted(t, nil)
 	batches := accountingBatches()
-	truth := purchase.Counts{}
+	truth := purchase.Increments{}
 	for _, batch := range batches {
 		for _, d := range batch {
 			truth.Add(d.Event)
@@ -88,7 +88,7 @@ func TestWriteUnitAccounting(t *testing.T) {
 			}
 			db.proxy.Reset()
 			for _, batch := range batches {
-				if res, err := c.Count(ctx, batch); err != nil || len(res.Failed) > 0 {
+				if res, err := c.Add(ctx, batch); err != nil || len(res.Failed) > 0 {
 					t.Fatalf("count: %v %v", err, res.Failed)
 				}
 			}

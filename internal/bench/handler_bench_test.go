@@ -25,8 +25,8 @@ var handlerBatch = simulate.Config{Count: 10_000, Days: 3, Merchants: 300, Seed:
 // handler's own work.
 type instantCounter struct{}
 
-func (instantCounter) Count(context.Context, []purchase.Delivery) (purchase.CountResult, error) {
-	return purchase.CountResult{}, nil
+func (instantCounter) Add(context.Context, []purchase.Delivery) (purchase.AddResult, error) {
+	return purchase.AddResult{}, nil
 }
 
 // BenchmarkHandlerCPU runs the whole handler on one 10,000-message SQS event

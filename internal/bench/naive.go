@@ -97,11 +97,11 @@ func NewNaiveWriter(c *dynamodb.Client, table, idempotency string) *NaiveWriter 
 	return &NaiveWriter{client: c, table: table, idempotency: idempotency}
 }
 
-// Count writes every delivery, one at a time, and stops at the first error.
-func (w *NaiveWriter) Count(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
-	var res purchase.CountResult
+// Add writes every delivery, one at a time, and stops at the first error.
+func (w *NaiveWriter) Add(ctx context.Context, ds []purchase.Delivery) (purchase.AddResult, error) {
+	var res purchase.AddResult
 	for _, d := range ds {
-		if err := w.Write(ctx, d.MessageID, d.Event.Datapoints()); err != nil {
+		if err := w.Write(ctx, d.Identity, d.Event.Datapoints()); err != nil {
 			return res, err
 		}
 		res.Datapoints += 5

@@ -47,7 +47,7 @@ func NewBusyWorkload(cfg simulate.Config, start time.Time, hours int) (Workload,
 		if err != nil {
 			return Workload{}, fmt.Errorf("squeezed message %d: %w", i, err)
 		}
-		ds[i] = purchase.Delivery{MessageID: fmt.Sprintf("%d-%06d", cfg.Seed, i), Event: e}
+		ds[i] = purchase.Delivery{Identity: fmt.Sprintf("%d-%06d", cfg.Seed, i), Event: e}
 	}
 	return Workload{Deliveries: ds}, nil
 }

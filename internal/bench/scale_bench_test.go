@@ -42,7 +42,7 @@ var scaleModes = []string{"plain", "exactly-once"}
 // Run it alone, once: go test -run '^$' -bench Scale -benchtime 1x ./internal/bench/
 func BenchmarkScale(b *testing.B) {
 	w := mustBusyWorkload(b)
-	truth := purchase.Counts{}
+	truth := purchase.Increments{}
 	for _, d := range w.Deliveries {
 		truth.Add(d.Event)
 	}
@@ -178,7 +178,7 @@ func drain(t testing.TB, stores []*dynamo.Store, batches [][]purchase.Delivery) 
 				}
 				var failed []purchase.Delivery
 				for _, d := range batch {
-					if _, ok := res.Failed[d.MessageID]; ok {
+					if _, ok := res.Failed[d.Identity]; ok {
 						failed = append(failed, d)
 					}
 				}
@@ -196,8 +196,8 @@ func drain(t testing.TB, stores []*dynamo.Store, batches [][]purchase.Delivery) 
 }
 
 // count is one invocation's call of the store.
-func count(s *dynamo.Store, batch []purchase.Delivery) (purchase.CountResult, error) {
-	return s.Count(context.Background(), batch)
+func count(s *dynamo.Store, batch []purchase.Delivery) (purchase.AddResult, error) {
+	return s.Add(context.Background(), batch)
 }
 
 // settle settles what the invocations left pending, as the schedule does.
@@ -210,14 +210,14 @@ func settle(t testing.TB, s *dynamo.Store) {
 }
 
 // mustExact checks every datapoint of the table against the truth.
-func mustExact(t testing.TB, db *testenv.DynamoDB, table string, truth purchase.Counts) {
+func mustExact(t testing.TB, db *testenv.DynamoDB, table string, truth purchase.Increments) {
 	t.Helper()
 	got := testenv.ScanCounts(t, db.Client, table)
-	want := make([]purchase.Count, 0, len(truth))
+	want := make([]purchase.Total, 0, len(truth))
 	for dp, n := range truth {
-		want = append(want, purchase.Count{Datapoint: dp.Key, Events: n})
+		want = append(want, purchase.Total{Datapoint: dp.Key, Events: n})
 	}
-	slices.SortFunc(want, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(want, func(a, b purchase.Total) int { return strings.Compare(a.Datapoint, b.Datapoint) })
 	if !slices.Equal(got, want) {
 		wanted := map[string]int64{}
 		for _, c := range want {

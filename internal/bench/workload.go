@@ -30,7 +30,7 @@ func NewWorkload(cfg simulate.Config) (Workload, error) {
 		if err != nil {
 			return Workload{}, fmt.Errorf("generated message %d: %w", i, err)
 		}
-		ds[i] = purchase.Delivery{MessageID: fmt.Sprintf("%d-%06d", cfg.Seed, i), Event: e}
+		ds[i] = purchase.Delivery{Identity: fmt.Sprintf("%d-%06d", cfg.Seed, i), Event: e}
 	}
 	return Workload{Deliveries: ds}, nil
 }
@@ -114,7 +114,7 @@ func NaiveUnits(n int, exactlyOnce bool) int64 {
 }
 
 func distinctDatapoints(batch []purchase.Delivery) int {
-	c := purchase.Counts{}
+	c := purchase.Increments{}
 	for _, d := range batch {
 		c.Add(d.Event)
 	}

@@ -36,17 +36,14 @@ func compensationContext(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 }
 
-// Count implements purchase.Counter: exactly once per message id when the
-// store has an idempotency table, at least once otherwise (see the package
-// documentation).
-func (s *Store) Count(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
+// Add implements purchase.Counter: exactly once per identity when the store
+// has an idempotency table, at least once otherwise (see the package
+// documentation). The identities of ds must be distinct. An empty ds counts
+// nothing and settles: in exactly-once mode it folds every pending part into
+// its main item (see Fold).
+func (s *Store) Add(ctx context.Context, ds []purchase.Delivery) (purchase.AddResult, error) {
 	if len(ds) == 0 {
-		if s.idempotency != "" && s.parts != nil {
-			if _, err := s.Fold(ctx); err != nil {
-				return purchase.CountResult{}, fmt.Errorf("settle pending parts: %w", err)
-			}
-		}
-		return purchase.CountResult{}, nil
+		return s.settle(ctx)
 	}
 	if s.idempotency != "" {
 		return s.countOnce(ctx, ds)
@@ -58,23 +55,24 @@ func (s *Store) Count(ctx context.Context, ds []purchase.Delivery) (purchase.Cou
 // datapoint that failed are reported failed, and what they added to the
 // datapoints that succeeded is taken back so a redelivery does not count it
 // twice.
-func (s *Store) countPlain(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
-	counts := purchase.Counts{}
+func (s *Store) countPlain(ctx context.Context, ds []purchase.Delivery) (purchase.AddResult, error) {
+	counts := purchase.Increments{}
 	for _, d := range ds {
 		counts.Add(d.Event)
 	}
 	dps := sortedDatapoints(counts)
 	errs := make([]error, len(dps))
-	retries := make([]int, len(dps))
+	writes := make([]written, len(dps))
 	each(len(dps), s.concurrency, func(i int) {
-		retries[i], errs[i] = s.add(ctx, dps[i], counts[dps[i]])
+		writes[i], errs[i] = s.add(ctx, dps[i], counts[dps[i]])
 	})
 
-	var res purchase.CountResult
+	var res purchase.AddResult
 	failed := map[purchase.Datapoint]error{}
 	var firstErr error
 	for i, dp := range dps {
-		res.Retries += retries[i]
+		res.RequestRetries += writes[i].retries
+		res.WriteUnits += writes[i].units
 		if errs[i] != nil {
 			failed[dp] = errs[i]
 			firstErr = cmp.Or(firstErr, errs[i])
@@ -90,7 +88,7 @@ func (s *Store) countPlain(ctx context.Context, ds []purchase.Delivery) (purchas
 	}
 
 	res.Failed = map[string]error{}
-	undo := purchase.Counts{}
+	undo := purchase.Increments{}
 	for _, d := range ds {
 		points := d.Event.Datapoints()
 		var why error
@@ -103,51 +101,71 @@ func (s *Store) countPlain(ctx context.Context, ds []purchase.Delivery) (purchas
 		if why == nil {
 			continue
 		}
-		res.Failed[d.MessageID] = why
+		res.Failed[d.Identity] = why
 		for _, dp := range points {
 			if _, ok := failed[dp]; !ok {
 				undo[dp]--
 			}
 		}
 	}
-	s.compensate(ctx, undo)
+	res.WriteUnits += s.compensate(ctx, undo)
 	return res, nil
 }
 
 // compensate adds the (negative) deltas back. A delta that cannot be written
 // leaves its datapoint too high: it is logged at ERROR with the exact
-// datapoint and delta so an operator can correct it.
-func (s *Store) compensate(ctx context.Context, undo purchase.Counts) {
+// datapoint and delta so an operator can correct it. It returns the write
+// units the compensation consumed.
+func (s *Store) compensate(ctx context.Context, undo purchase.Increments) float64 {
 	if len(undo) == 0 {
-		return
+		return 0
 	}
 	ctx, cancel := compensationContext(ctx)
 	defer cancel()
 	dps := sortedDatapoints(undo)
+	units := make([]float64, len(dps))
 	each(len(dps), s.concurrency, func(i int) {
 		dp, n := dps[i], undo[dps[i]]
-		if _, err := s.add(ctx, dp, n); err != nil {
+		w, err := s.add(ctx, dp, n)
+		units[i] = w.units
+		if err != nil {
 			s.log.ErrorContext(ctx, "compensation failed: datapoint is too high by -delta; its deliveries are reported failed and will be counted again",
 				"table", s.table, "datapoint", dp.Key, "report", string(dp.Report), "delta", n, "error", err)
 		}
 	})
 	s.log.WarnContext(ctx, "took back the increments of failed deliveries", "table", s.table, "datapoints", len(dps))
+	var total float64
+	for _, u := range units {
+		total += u
+	}
+	return total
 }
 
-// add applies one atomic ADD of n to a datapoint and returns how often the
-// SDK retried it.
-func (s *Store) add(ctx context.Context, dp purchase.Datapoint, n int64) (int, error) {
+// written is what one successful write cost: the SDK's retries of it and the
+// write capacity units DynamoDB reports it consumed.
+type written struct {
+	retries int
+	units   float64
+}
+
+// add applies one atomic ADD of n to a datapoint.
+func (s *Store) add(ctx context.Context, dp purchase.Datapoint, n int64) (written, error) {
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       datapointKey(dp.Key),
 		UpdateExpression:          aws.String(addExpression),
 		ExpressionAttributeNames:  addNames(),
 		ExpressionAttributeValues: addValues(dp, n),
+		ReturnConsumedCapacity:    types.ReturnConsumedCapacityTotal,
 	}, s.withRetryer)
 	if err != nil {
-		return 0, fmt.Errorf("add %d to %s: %w", n, dp.Key, err)
+		return written{}, fmt.Errorf("add %d to %s: %w", n, dp.Key, err)
 	}
-	return sdkRetries(out.ResultMetadata), nil
+	w := written{retries: sdkRetries(out.ResultMetadata)}
+	if out.ConsumedCapacity != nil {
+		w.units = aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+	}
+	return w, nil
 }
 
 // addExpression is the only way counts change: an atomic ADD (SPEC §3).
@@ -178,7 +196,7 @@ func listKey(r purchase.Report, day string) string {
 	return string(r) + "|" + day
 }
 
-func sortedDatapoints(c purchase.Counts) []purchase.Datapoint {
+func sortedDatapoints(c purchase.Increments) []purchase.Datapoint {
 	return slices.SortedFunc(maps.Keys(c), func(a, b purchase.Datapoint) int { return cmp.Compare(a.Key, b.Key) })
 }
 
@@ -189,7 +207,7 @@ func unusable(err error) bool {
 	return errors.As(err, &rnf)
 }
 
-// message is one distinct message of an exactly-once call.
+// message is one delivery of an exactly-once call.
 type message struct {
 	id     string
 	points [5]purchase.Datapoint
@@ -197,35 +215,30 @@ type message struct {
 
 // chunkResult is what became of one chunk's messages.
 type chunkResult struct {
-	duplicates   []string
-	failed       []string
-	err          error
-	datapoints   int
-	transactions int
-	retries      int
-	partWrites   int
+	duplicates      []string
+	failed          []string
+	err             error
+	datapoints      int
+	transactions    int
+	writeUnits      float64
+	requestRetries  int
+	conflictRetries int
 }
 
-// countOnce counts each distinct message id at most once, in transactions of
-// at most s.maxTxItems items.
-func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase.CountResult, error) {
-	var res purchase.CountResult
-	seen := make(map[string]bool, len(ds))
-	var repeated []string
+// countOnce counts each identity at most once, in transactions of at most
+// s.maxTxItems items.
+func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase.AddResult, error) {
+	var res purchase.AddResult
 	msgs := make([]message, 0, len(ds))
 	for _, d := range ds {
-		switch {
-		case d.MessageID == "":
+		if d.Identity == "" {
 			if res.Failed == nil {
 				res.Failed = map[string]error{}
 			}
-			res.Failed[""] = errors.New("a delivery has no message id: exactly-once counting needs one")
-		case seen[d.MessageID]:
-			repeated = append(repeated, d.MessageID)
-		default:
-			seen[d.MessageID] = true
-			msgs = append(msgs, message{id: d.MessageID, points: d.Event.Datapoints()})
+			res.Failed[""] = errors.New("a delivery has no identity: exactly-once counting needs one")
+			continue
 		}
+		msgs = append(msgs, message{id: d.Identity, points: d.Event.Datapoints()})
 	}
 	// Messages sharing datapoints should share a chunk, so that a chunk
 	// needs few distinct updates: ordered by bracket and method (an all-time
@@ -235,7 +248,7 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 			cmp.Compare(a.points[1].Key, b.points[1].Key),
 			cmp.Compare(a.points[4].Key, b.points[4].Key))
 	})
-	expires := strconv.FormatInt(s.now().Add(s.markerTTL).Unix(), 10)
+	expires := strconv.FormatInt(time.Now().Add(MarkerTTL).Unix(), 10)
 	// One transaction at a time: a batch's chunks share its hottest
 	// datapoints (the all-time reports), and DynamoDB cancels a transaction
 	// touching an item another transaction is writing (TransactionConflict).
@@ -245,7 +258,9 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 		res.Duplicates = append(res.Duplicates, r.duplicates...)
 		res.Datapoints += r.datapoints
 		res.Transactions += r.transactions
-		res.Retries += r.retries
+		res.WriteUnits += r.writeUnits
+		res.RequestRetries += r.requestRetries
+		res.ConflictRetries += r.conflictRetries
 		if len(r.failed) > 0 {
 			if res.Failed == nil {
 				res.Failed = map[string]error{}
@@ -256,14 +271,7 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 			firstErr = cmp.Or(firstErr, r.err)
 		}
 	}
-	// A message given twice in one call is counted once; its second copy is
-	// a duplicate unless the first failed (or is already one).
-	for _, id := range repeated {
-		if _, failed := res.Failed[id]; !failed && !slices.Contains(res.Duplicates, id) {
-			res.Duplicates = append(res.Duplicates, id)
-		}
-	}
-	s.foldOwn(ctx)
+	res.WriteUnits += s.foldOwn(ctx).WriteUnits
 	if res.Transactions == 0 && firstErr != nil && unusable(firstErr) {
 		return res, fmt.Errorf("count %d deliveries: %w", len(ds), firstErr)
 	}
@@ -300,15 +308,17 @@ func (s *Store) chunks(msgs []message) [][]message {
 
 // transact counts one chunk in one transaction: a marker per message,
 // conditional on its absence, plus one ADD per distinct datapoint. Messages
-// whose marker exists are duplicates and are dropped; conflicts and
-// throttling are retried with backoff; anything else fails the chunk, none of
-// whose increments is then applied.
+// whose marker exists are duplicates and are dropped. The SDK retries
+// requests that fail as a whole (throttling, 5xx, timeouts); a transaction
+// cancelled for a conflict or for throttling one of its items is retried here,
+// with backoff. Anything else fails the chunk, none of whose increments is
+// then applied.
 func (s *Store) transact(ctx context.Context, msgs []message, expires string) chunkResult {
 	var r chunkResult
 	live := slices.Clone(msgs)
 	moves := 0
 	for attempt := 1; len(live) > 0; {
-		counts := purchase.Counts{}
+		counts := purchase.Increments{}
 		for _, m := range live {
 			for _, dp := range m.points {
 				counts[dp]++
@@ -336,12 +346,19 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 			items = append(items, types.TransactWriteItem{Update: update})
 		}
 
-		out, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}, s.withRetryer)
+		out, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems:          items,
+			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+		}, s.withRetryer)
+		if out != nil {
+			r.requestRetries += sdkRetries(out.ResultMetadata)
+		}
 		if err == nil {
 			r.transactions++
 			r.datapoints += len(dps)
-			r.partWrites += len(partAdds)
-			r.retries += sdkRetries(out.ResultMetadata)
+			for _, c := range out.ConsumedCapacity {
+				r.writeUnits += aws.ToFloat64(c.CapacityUnits)
+			}
 			if len(partAdds) > 0 {
 				s.parts.wrote(partAdds)
 			}
@@ -350,10 +367,10 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 		if s.moveContended(err, dps, len(live)) && moves < maxMoves {
 			// The contended datapoints now go to parts: try again at once.
 			moves++
-			r.retries++
+			r.conflictRetries++
 			continue
 		}
-		dups, retryable := cancellation(err, len(live), len(items))
+		dups, retry := cancellation(err, len(live), len(items))
 		if len(dups) > 0 {
 			// Already counted by an earlier delivery: report, drop, go on.
 			kept := live[:0]
@@ -367,10 +384,14 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 			live = kept
 			continue
 		}
-		if retryable && attempt < s.maxAttempts {
+		if retry != noRetry && attempt < s.maxAttempts {
 			if serr := backoff.Sleep(ctx, s.delays.Delay(attempt)); serr == nil {
 				attempt++
-				r.retries++
+				if retry == retryConflict {
+					r.conflictRetries++
+				} else {
+					r.requestRetries++
+				}
 				continue
 			}
 		}
@@ -384,30 +405,42 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 	return r
 }
 
+// retryKind says whether and why a cancelled transaction is worth retrying.
+type retryKind int
+
+const (
+	noRetry       retryKind = iota
+	retryThrottle           // an item was throttled: a request retry
+	retryConflict           // another transaction held an item: a conflict retry
+)
+
 // cancellation reads a TransactionCanceledException whose reasons are
 // index-aligned with the items, the first markers of which are message
 // markers. It returns the (ascending) indexes of markers that already exist,
 // and whether the transaction failed only for reasons worth retrying
-// (conflicts, throttling). An error that is not a cancellation, or names an
-// unexpected reason, returns neither: the chunk fails.
-func cancellation(err error, markers, items int) (dups []int, retryable bool) {
+// (conflicts, throttling), conflicts taking precedence. An error that is not
+// a cancellation, or names an unexpected reason, returns neither: the chunk
+// fails.
+func cancellation(err error, markers, items int) (dups []int, retry retryKind) {
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) || len(tce.CancellationReasons) != items {
-		return nil, false
+		return nil, noRetry
 	}
 	for i, reason := range tce.CancellationReasons {
 		switch code := aws.ToString(reason.Code); code {
 		case "", "None":
 		case "ConditionalCheckFailed":
 			if i >= markers { // the updates carry no condition
-				return nil, false
+				return nil, noRetry
 			}
 			dups = append(dups, i)
-		case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
-			retryable = true
+		case "TransactionConflict":
+			retry = retryConflict
+		case "ThrottlingError", "ProvisionedThroughputExceeded":
+			retry = max(retry, retryThrottle)
 		default:
-			return nil, false
+			return nil, noRetry
 		}
 	}
-	return dups, retryable
+	return dups, retry
 }

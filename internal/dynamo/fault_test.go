@@ -75,13 +75,14 @@ func TestFaultsExactlyOnce(t *testing.T) {
 			batch = append(batch, prev...)
 		}
 		rng.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+		batch = distinct(batch) // as the handler does: the store takes distinct identities
 
 		res := mustCount(t, s, batch)
 		failures += len(res.Failed)
 		duplicates += len(res.Duplicates)
-		retries += res.Retries
+		retries += res.RequestRetries + res.ConflictRetries
 		for _, d := range batch {
-			if _, failed := res.Failed[d.MessageID]; failed {
+			if _, failed := res.Failed[d.Identity]; failed {
 				pending = append(pending, d)
 			} else {
 				acked = append(acked, d)
@@ -124,8 +125,8 @@ func TestConflicts(t *testing.T) {
 	t.Run("retried", func(t *testing.T) {
 		ds := generate(5, 10)
 		res := mustCount(t, s, ds)
-		if len(res.Failed) > 0 || res.Retries != 2 || res.Transactions != 1 {
-			t.Fatalf("Count = %+v; want 2 retries, then 1 transaction", res)
+		if len(res.Failed) > 0 || res.ConflictRetries != 2 || res.RequestRetries != 0 || res.Transactions != 1 {
+			t.Fatalf("Add = %+v; want 2 conflict retries, no request retry, then 1 transaction", res)
 		}
 		if got := p.Stats().Faults[faultproxy.Conflict]; got != 2 {
 			t.Errorf("%d conflicts injected, want 2", got)
@@ -195,7 +196,7 @@ func TestPlainCompensation(t *testing.T) {
 			if got := sorted(slices.Collect(mapsKeys(res.Failed))); !slices.Equal(got, sorted(ids(ds[:2]))) {
 				t.Fatalf("failed %v, want the two deliveries of %s", got, broken)
 			}
-			if err := res.Failed[ds[0].MessageID]; !strings.Contains(err.Error(), broken) {
+			if err := res.Failed[ds[0].Identity]; !strings.Contains(err.Error(), broken) {
 				t.Errorf("failure %q does not name the datapoint", err)
 			}
 			want := truth(good)
@@ -257,8 +258,8 @@ func TestTransactionOverlap(t *testing.T) {
 
 	one := generate(11, 200)
 	res := mustCount(t, s, one)
-	if res.Transactions < 5 || len(res.Failed) > 0 || res.Retries > 0 {
-		t.Fatalf("one call: %d transactions, %d failed, %d retries; want ≥ 5, 0, 0", res.Transactions, len(res.Failed), res.Retries)
+	if res.Transactions < 5 || len(res.Failed) > 0 || res.ConflictRetries > 0 {
+		t.Fatalf("one call: %d transactions, %d failed, %d conflict retries; want ≥ 5, 0, 0", res.Transactions, len(res.Failed), res.ConflictRetries)
 	}
 	if n := p.Stats().Faults[faultproxy.Conflict]; n != 0 {
 		t.Fatalf("the chunks of one call conflicted %d times", n)
@@ -266,7 +267,7 @@ func TestTransactionOverlap(t *testing.T) {
 
 	a, b := generate(12, 200), generate(13, 200)
 	var wg sync.WaitGroup
-	results := make([]purchase.CountResult, 2)
+	results := make([]purchase.AddResult, 2)
 	for i, ds := range [][]purchase.Delivery{a, b} {
 		wg.Go(func() { results[i] = mustCount(t, s, ds) })
 	}
@@ -276,7 +277,7 @@ func TestTransactionOverlap(t *testing.T) {
 			t.Fatalf("concurrent call %d: %d messages failed: %v", i, len(r.Failed), r.Failed)
 		}
 	}
-	t.Logf("two concurrent calls: %d conflicts, retries %d + %d", p.Stats().Faults[faultproxy.Conflict], results[0].Retries, results[1].Retries)
+	t.Logf("two concurrent calls: %d conflicts, retries %d + %d", p.Stats().Faults[faultproxy.Conflict], results[0].ConflictRetries, results[1].ConflictRetries)
 
 	// The same batch in two invocations at once (SQS delivering it again
 	// while the first is still running): each message is counted by one of
@@ -296,8 +297,8 @@ func TestTransactionOverlap(t *testing.T) {
 		}
 	}
 	for _, d := range c {
-		if dups[d.MessageID] != 1 {
-			t.Errorf("message %s is a duplicate for %d of the two calls, want exactly 1", d.MessageID, dups[d.MessageID])
+		if dups[d.Identity] != 1 {
+			t.Errorf("message %s is a duplicate for %d of the two calls, want exactly 1", d.Identity, dups[d.Identity])
 		}
 	}
 	mustMatch(t, dynamo.New(direct, table), truth(one, a, b, c))

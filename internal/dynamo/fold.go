@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/acmecheckout/reports/internal/backoff"
+	"github.com/acmecheckout/reports/internal/purchase"
 )
 
 // FoldResult says what a fold did.
@@ -28,6 +29,25 @@ type FoldResult struct {
 	// Left is the number of parts it could not move (a writer kept changing
 	// them, or a request failed); a later fold moves them.
 	Left int `json:"left"`
+	// WriteUnits is the write capacity DynamoDB reports the fold consumed.
+	WriteUnits float64 `json:"writeUnits"`
+}
+
+// settle is Add of no deliveries: in exactly-once mode, fold every pending
+// part (the aggregator's schedule invokes it so).
+func (s *Store) settle(ctx context.Context) (purchase.AddResult, error) {
+	if s.idempotency == "" || s.parts == nil {
+		return purchase.AddResult{}, nil // plain mode writes no parts
+	}
+	res, err := s.Fold(ctx)
+	if err != nil {
+		return purchase.AddResult{}, fmt.Errorf("settle pending parts: %w", err)
+	}
+	if res.Pending > 0 {
+		s.log.InfoContext(ctx, "settled pending parts", "table", s.table, "pending", res.Pending,
+			"folded", res.Folded, "events", res.Events, "left", res.Left, "writeUnits", res.WriteUnits)
+	}
+	return purchase.AddResult{WriteUnits: res.WriteUnits}, nil
 }
 
 // Fold moves every pending part of the table into its main item, so that
@@ -88,9 +108,10 @@ func (s *Store) foldParts(ctx context.Context, keys []string, attempts int) (Fol
 	for _, main := range slices.Sorted(maps.Keys(byMain)) {
 		g.Go(func() error {
 			parts := byMain[main]
-			n, folded, err := s.foldDatapoint(ctx, main, parts, attempts)
+			n, folded, units, err := s.foldDatapoint(ctx, main, parts, attempts)
 			mu.Lock()
 			defer mu.Unlock()
+			res.WriteUnits += units
 			if err != nil {
 				res.Left += len(parts)
 				left = append(left, parts...)
@@ -111,21 +132,21 @@ func (s *Store) foldParts(ctx context.Context, keys []string, attempts int) (Fol
 // writer added to a part in between, nothing is applied and the parts are
 // read again. It returns the events moved and the parts folded (those that
 // no longer exist are not).
-func (s *Store) foldDatapoint(ctx context.Context, main string, keys []string, attempts int) (int64, int, error) {
+func (s *Store) foldDatapoint(ctx context.Context, main string, keys []string, attempts int) (events int64, folded int, units float64, err error) {
 	for attempt := 1; ; attempt++ {
 		found, err := s.readParts(ctx, keys)
 		if err != nil {
-			return 0, 0, fmt.Errorf("fold %s: %w", main, err)
+			return 0, 0, units, fmt.Errorf("fold %s: %w", main, err)
 		}
 		if len(found) == 0 {
-			return 0, 0, nil
+			return 0, 0, units, nil
 		}
 		var sum int64
 		items := make([]types.TransactWriteItem, 0, len(found)+1)
 		for _, part := range found {
 			n, err := partEvents(part)
 			if err != nil {
-				return 0, 0, fmt.Errorf("fold %s: %w", main, err)
+				return 0, 0, units, fmt.Errorf("fold %s: %w", main, err)
 			}
 			sum += n
 			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
@@ -149,18 +170,24 @@ func (s *Store) foldDatapoint(ctx context.Context, main string, keys []string, a
 				},
 			}})
 		}
-		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}, s.withRetryer)
+		out, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems:          items,
+			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+		}, s.withRetryer)
 		if err == nil {
-			return sum, len(found), nil
+			for _, c := range out.ConsumedCapacity {
+				units += aws.ToFloat64(c.CapacityUnits)
+			}
+			return sum, len(found), units, nil
 		}
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) || attempt >= attempts {
-			return 0, 0, fmt.Errorf("fold %s: %w", main, err)
+			return 0, 0, units, fmt.Errorf("fold %s: %w", main, err)
 		}
 		// A part changed (a writer added to it), or another transaction
 		// holds one of the items: read again, after a pause.
 		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
-			return 0, 0, fmt.Errorf("fold %s: %w", main, err)
+			return 0, 0, units, fmt.Errorf("fold %s: %w", main, err)
 		}
 	}
 }

@@ -38,7 +38,7 @@ func mustDelivery(t testing.TB, id, body string) purchase.Delivery {
 	if err != nil {
 		t.Fatalf("parse %s: %v", body, err)
 	}
-	return purchase.Delivery{MessageID: id, Event: e}
+	return purchase.Delivery{Identity: id, Event: e}
 }
 
 // generate returns n seeded deliveries spread over six hours either side of
@@ -60,7 +60,7 @@ func generateSpread(seed uint64, n, merchantCount int, span time.Duration) []pur
 	ds := make([]purchase.Delivery, n)
 	for i := range ds {
 		ds[i] = purchase.Delivery{
-			MessageID: fmt.Sprintf("%d-msg-%05d", seed, i),
+			Identity: fmt.Sprintf("%d-msg-%05d", seed, i),
 			Event: purchase.Event{
 				Time:       base.Add(time.Duration(rng.Int64N(int64(span)))),
 				Amount:     amounts[rng.IntN(len(amounts))] + rng.Int64N(2),
@@ -73,8 +73,8 @@ func generateSpread(seed uint64, n, merchantCount int, span time.Duration) []pur
 }
 
 // truth counts deliveries the way the store must.
-func truth(ds ...[]purchase.Delivery) purchase.Counts {
-	c := purchase.Counts{}
+func truth(ds ...[]purchase.Delivery) purchase.Increments {
+	c := purchase.Increments{}
 	for _, batch := range ds {
 		for _, d := range batch {
 			c.Add(d.Event)
@@ -90,21 +90,21 @@ type listing struct {
 }
 
 // expectedListings groups counts the way List returns them.
-func expectedListings(c purchase.Counts) map[listing][]purchase.Count {
-	out := map[listing][]purchase.Count{}
+func expectedListings(c purchase.Increments) map[listing][]purchase.Total {
+	out := map[listing][]purchase.Total{}
 	for dp, n := range c {
 		l := listing{dp.Report, dp.Day()}
-		out[l] = append(out[l], purchase.Count{Datapoint: dp.Key, Events: n})
+		out[l] = append(out[l], purchase.Total{Datapoint: dp.Key, Events: n})
 	}
 	for _, counts := range out {
-		slices.SortFunc(counts, func(a, b purchase.Count) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
+		slices.SortFunc(counts, func(a, b purchase.Total) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
 	}
 	return out
 }
 
 // mustMatch checks that every report listing, and a Get of every datapoint,
 // equals want exactly.
-func mustMatch(t testing.TB, r purchase.Reader, want purchase.Counts) {
+func mustMatch(t testing.TB, r purchase.Reader, want purchase.Increments) {
 	t.Helper()
 	ctx := context.Background()
 	for l, counts := range expectedListings(want) {
@@ -127,12 +127,25 @@ func mustMatch(t testing.TB, r purchase.Reader, want purchase.Counts) {
 	}
 }
 
-// mustCount counts and fails the test on an error return.
-func mustCount(t testing.TB, s *dynamo.Store, ds []purchase.Delivery) purchase.CountResult {
+// distinct keeps the first delivery of each identity.
+func distinct(ds []purchase.Delivery) []purchase.Delivery {
+	seen := map[string]bool{}
+	out := ds[:0:0]
+	for _, d := range ds {
+		if !seen[d.Identity] {
+			seen[d.Identity] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// mustCount adds and fails the test on an error return.
+func mustCount(t testing.TB, s *dynamo.Store, ds []purchase.Delivery) purchase.AddResult {
 	t.Helper()
-	res, err := s.Count(context.Background(), ds)
+	res, err := s.Add(context.Background(), ds)
 	if err != nil {
-		t.Fatalf("Count(%d deliveries): %v", len(ds), err)
+		t.Fatalf("Add(%d deliveries): %v", len(ds), err)
 	}
 	return res
 }
@@ -140,7 +153,7 @@ func mustCount(t testing.TB, s *dynamo.Store, ds []purchase.Delivery) purchase.C
 func ids(ds []purchase.Delivery) []string {
 	out := make([]string, len(ds))
 	for i, d := range ds {
-		out[i] = d.MessageID
+		out[i] = d.Identity
 	}
 	return out
 }

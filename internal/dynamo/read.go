@@ -17,26 +17,26 @@ import (
 
 // Get implements purchase.Reader: the live, exact count of a datapoint, its
 // main item plus its parts (SPEC §3), read atomically.
-func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Count, error) {
+func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Total, error) {
 	if datapoint == "" {
-		return purchase.Count{}, errors.New("get datapoint: empty datapoint")
+		return purchase.Total{}, errors.New("get datapoint: empty datapoint")
 	}
 	counts, err := s.liveCounts(ctx, []string{datapoint})
 	if err != nil {
-		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, err)
+		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, err)
 	}
 	n, ok := counts[datapoint]
 	if !ok {
-		return purchase.Count{}, fmt.Errorf("get %s: %w", datapoint, purchase.ErrNotFound)
+		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, purchase.ErrNotFound)
 	}
-	return purchase.Count{Datapoint: datapoint, Events: n}, nil
+	return purchase.Total{Datapoint: datapoint, Events: n}, nil
 }
 
 // List implements purchase.Reader: it queries the byListKey index for the
 // report's (and day's) datapoints and their parts, then reads their live,
 // exact counts (main item plus parts, atomically per datapoint). Datapoints
 // at zero (left by a compensated failure in plain mode) are omitted.
-func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Count, error) {
+func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Total, error) {
 	if err := checkList(r, day); err != nil {
 		return nil, err
 	}
@@ -75,13 +75,13 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", lk, err)
 	}
-	counts := make([]purchase.Count, 0, len(live))
+	counts := make([]purchase.Total, 0, len(live))
 	for dp, n := range live {
 		if n != 0 { // only a compensated failure leaves a zero
-			counts = append(counts, purchase.Count{Datapoint: dp, Events: n})
+			counts = append(counts, purchase.Total{Datapoint: dp, Events: n})
 		}
 	}
-	slices.SortFunc(counts, func(a, b purchase.Count) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(counts, func(a, b purchase.Total) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
 	return counts, nil
 }
 
@@ -97,16 +97,16 @@ func checkList(r purchase.Report, day string) error {
 }
 
 // countOf reads a datapoints table item. An item without events counts 0.
-func countOf(item map[string]types.AttributeValue) (purchase.Count, error) {
+func countOf(item map[string]types.AttributeValue) (purchase.Total, error) {
 	d, ok := item[AttrDatapoint].(*types.AttributeValueMemberS)
 	if !ok {
-		return purchase.Count{}, fmt.Errorf("item without string %s", AttrDatapoint)
+		return purchase.Total{}, fmt.Errorf("item without string %s", AttrDatapoint)
 	}
-	c := purchase.Count{Datapoint: d.Value}
+	c := purchase.Total{Datapoint: d.Value}
 	if e, ok := item[AttrEvents].(*types.AttributeValueMemberN); ok {
 		n, err := strconv.ParseInt(e.Value, 10, 64)
 		if err != nil {
-			return purchase.Count{}, fmt.Errorf("%s: events %q: %w", d.Value, e.Value, err)
+			return purchase.Total{}, fmt.Errorf("%s: events %q: %w", d.Value, e.Value, err)
 		}
 		c.Events = n
 	}

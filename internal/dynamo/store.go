@@ -10,8 +10,8 @@
 //     taken back. Plain mode is at-least-once: when DynamoDB applies a write
 //     but its response is lost, the SDK's retry applies it again.
 //   - Exactly-once (WithIdempotencyTable): one TransactWriteItems per chunk of
-//     messages puts a marker per message id (conditional on its absence) and
-//     the chunk's ADD updates, so a message delivered again is reported as a
+//     deliveries puts a marker per identity (conditional on its absence) and
+//     the chunk's ADD updates, so a purchase delivered again is reported as a
 //     duplicate instead of being counted twice.
 //
 // Table layout: datapoints table keyed by `datapoint` (S) with `events` (N),
@@ -24,12 +24,12 @@ package dynamo
 import (
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
@@ -48,12 +48,12 @@ const (
 
 // Defaults of the options.
 const (
-	// DefaultMarkerTTL keeps a message's idempotency marker longer than SQS's
+	// MarkerTTL keeps an identity's idempotency marker longer than SQS's
 	// longest retention (14 days), so a redelivery always finds it.
-	DefaultMarkerTTL = 15 * 24 * time.Hour
+	MarkerTTL = 15 * 24 * time.Hour
 	// MaxTransactionItems is DynamoDB's limit of items per TransactWriteItems.
 	MaxTransactionItems = 100
-	// DefaultConcurrency bounds the requests one Count call has in flight.
+	// DefaultConcurrency bounds the requests one Add call has in flight.
 	DefaultConcurrency = 8
 	// DefaultMaxAttempts is how many times a request is tried, first try
 	// included, before its deliveries are reported failed.
@@ -72,8 +72,6 @@ type Store struct {
 	table       string
 	idempotency string
 	log         *slog.Logger
-	now         func() time.Time
-	markerTTL   time.Duration
 	maxTxItems  int
 	concurrency int
 	maxAttempts int
@@ -92,19 +90,13 @@ var (
 // Option configures a Store.
 type Option func(*Store)
 
-// WithIdempotencyTable turns on exactly-once mode: each message id is counted
-// at most once, with a marker in the named table.
+// WithIdempotencyTable turns on exactly-once mode: each identity (a
+// producer's idempotency key, else a message id) is counted at most once,
+// with a marker in the named table.
 func WithIdempotencyTable(name string) Option { return func(s *Store) { s.idempotency = name } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
-
-// WithClock sets the clock that dates idempotency markers (default time.Now).
-func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
-
-// WithMarkerTTL sets how long an idempotency marker lives (default
-// DefaultMarkerTTL). Keep it longer than the queue's retention period.
-func WithMarkerTTL(d time.Duration) Option { return func(s *Store) { s.markerTTL = d } }
 
 // WithMaxTransactionItems lowers the items per transaction below
 // MaxTransactionItems, e.g. to force several chunks in tests. Values are
@@ -113,7 +105,7 @@ func WithMaxTransactionItems(n int) Option {
 	return func(s *Store) { s.maxTxItems = min(max(n, 6), MaxTransactionItems) }
 }
 
-// WithConcurrency bounds the requests one Count or List call has in flight
+// WithConcurrency bounds the requests one Add or List call has in flight
 // (default DefaultConcurrency): plain-mode updates and reads. Exactly-once
 // transactions run one at a time, since they share datapoints.
 func WithConcurrency(n int) Option { return func(s *Store) { s.concurrency = max(n, 1) } }
@@ -121,8 +113,9 @@ func WithConcurrency(n int) Option { return func(s *Store) { s.concurrency = max
 // WithRetry sets how often a request is tried (first try included) and the
 // capped exponential backoff with full jitter between tries (defaults
 // DefaultMaxAttempts, DefaultBackoffBase, DefaultBackoffMax). It applies both
-// to the SDK's retries (throttling, 5xx, timeouts) and to the store's own
-// (transaction conflicts, unprocessed keys).
+// to the SDK's retries of failed requests (throttling, 5xx, timeouts) and to
+// the store's retries of cancelled transactions (conflicts, throttled items)
+// and unprocessed keys: each failure is retried by one of the two, never both.
 func WithRetry(maxAttempts int, base, maxDelay time.Duration) Option {
 	return func(s *Store) {
 		s.maxAttempts = max(maxAttempts, 1)
@@ -137,8 +130,6 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 		client:      c,
 		table:       table,
 		log:         slog.Default(),
-		now:         time.Now,
-		markerTTL:   DefaultMarkerTTL,
 		maxTxItems:  MaxTransactionItems,
 		concurrency: DefaultConcurrency,
 		maxAttempts: DefaultMaxAttempts,
@@ -153,8 +144,8 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 	s.retryer = retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = s.maxAttempts
 		o.MaxBackoff = s.delays.Max
-		// A write of an item a transaction holds (a fold moving a part)
-		// is worth retrying.
+		// A single-item write of an item a transaction holds (a fold moving
+		// a part) is worth retrying.
 		o.Retryables = append(slices.Clone(o.Retryables), retry.RetryableErrorCode{
 			Codes: map[string]struct{}{"TransactionConflictException": {}},
 		})
@@ -183,14 +174,10 @@ func each(n, limit int, fn func(i int)) {
 		fn(0)
 		return
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, limit)
+	var g errgroup.Group
+	g.SetLimit(limit)
 	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
+		g.Go(func() error { fn(i); return nil })
 	}
-	wg.Wait()
+	_ = g.Wait() // fn reports its errors itself
 }

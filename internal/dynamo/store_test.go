@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -54,8 +55,11 @@ func TestReader(t *testing.T) {
 	if want := len(truth(ds)); res.Datapoints != want {
 		t.Errorf("Datapoints = %d, want %d (one update per distinct datapoint)", res.Datapoints, want)
 	}
+	if res.WriteUnits < float64(res.Datapoints) {
+		t.Errorf("WriteUnits = %v, want at least one per datapoint update (%d)", res.WriteUnits, res.Datapoints)
+	}
 
-	got := map[string][]purchase.Count{}
+	got := map[string][]purchase.Total{}
 	for _, r := range purchase.Reports() {
 		days := []string{""}
 		if r.Daily() {
@@ -74,7 +78,7 @@ func TestReader(t *testing.T) {
 
 	t.Run("get", func(t *testing.T) {
 		c, err := s.Get(ctx, "2011-12-03:10|10-50|SLICE_IT")
-		if err != nil || c != (purchase.Count{Datapoint: "2011-12-03:10|10-50|SLICE_IT", Events: 2}) {
+		if err != nil || c != (purchase.Total{Datapoint: "2011-12-03:10|10-50|SLICE_IT", Events: 2}) {
 			t.Errorf("Get = %+v, %v; want 2 events", c, err)
 		}
 		if _, err := s.Get(ctx, "2011-12-03:10|500+|SLICE_IT"); !errors.Is(err, purchase.ErrNotFound) {
@@ -127,6 +131,20 @@ func TestPlain(t *testing.T) {
 	mustMatch(t, s, truth(ds, ds[:50]))
 }
 
+// TestEmptyAdd: an empty call writes nothing and reports nothing, in both
+// modes.
+func TestEmptyAdd(t *testing.T) {
+	testenv.DynamoDBLocal(t)
+	c := mustClient(t)
+	table, idem := testenv.Tables(t, c, true)
+	for _, s := range []*dynamo.Store{dynamo.New(c, table), dynamo.New(c, table, dynamo.WithIdempotencyTable(idem))} {
+		res, err := s.Add(context.Background(), nil)
+		if err != nil || !reflect.DeepEqual(res, purchase.AddResult{}) {
+			t.Errorf("Add(nil) = %+v, %v; want a zero result", res, err)
+		}
+	}
+}
+
 // TestExactlyOnce counts batches larger than one transaction on DynamoDB Local
 // and delivers whole batches and single messages again: counts stay exact and
 // the redelivered messages are reported as duplicates.
@@ -142,6 +160,9 @@ func TestExactlyOnce(t *testing.T) {
 	if len(res.Failed) > 0 || len(res.Duplicates) > 0 {
 		t.Fatalf("first batch: failed %v, duplicates %v", res.Failed, res.Duplicates)
 	}
+	if res.WriteUnits <= 0 {
+		t.Errorf("first batch: WriteUnits = %v, want the consumed capacity of its transactions", res.WriteUnits)
+	}
 	if res.Transactions < 200/19 {
 		t.Errorf("first batch: %d transactions; 200 messages need at least %d of 20 items", res.Transactions, 200/19)
 	}
@@ -156,9 +177,9 @@ func TestExactlyOnce(t *testing.T) {
 	})
 
 	t.Run("single messages again within new ones", func(t *testing.T) {
-		batch := append(slices.Clone(second), first[5], first[150], first[5], second[7])
+		batch := append(slices.Clone(second), first[5], first[150])
 		res := mustCount(t, s, batch)
-		want := sorted([]string{first[5].MessageID, first[150].MessageID, second[7].MessageID})
+		want := sorted([]string{first[5].Identity, first[150].Identity})
 		if got := sorted(res.Duplicates); !slices.Equal(got, want) || len(res.Failed) > 0 {
 			t.Fatalf("duplicates %v, failed %v; want duplicates %v", got, res.Failed, want)
 		}
@@ -181,8 +202,8 @@ func TestMissingTable(t *testing.T) {
 		{"exactly-once, no idempotency table", dynamo.New(c, table, dynamo.WithIdempotencyTable("no-such-table"), fastRetry())},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := tc.s.Count(context.Background(), generate(3, 5)); err == nil {
-				t.Fatal("Count on a missing table returned no error")
+			if _, err := tc.s.Add(context.Background(), generate(3, 5)); err == nil {
+				t.Fatal("Add on a missing table returned no error")
 			}
 		})
 	}

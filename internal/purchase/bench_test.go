@@ -40,13 +40,13 @@ func BenchmarkParseBucket(b *testing.B) {
 	_ = sink
 }
 
-// BenchmarkParseBucketAggregate adds pre-aggregation into Counts, as the
+// BenchmarkParseBucketAggregate adds pre-aggregation into Increments, as the
 // handler does for a batch.
 func BenchmarkParseBucketAggregate(b *testing.B) {
 	bodies := realisticBodies(4096)
 	b.ReportAllocs()
 	b.ResetTimer()
-	c := purchase.Counts{}
+	c := purchase.Increments{}
 	for i := 0; i < b.N; i++ {
 		e, err := purchase.Parse(bodies[i%len(bodies)])
 		if err != nil {
@@ -54,7 +54,7 @@ func BenchmarkParseBucketAggregate(b *testing.B) {
 		}
 		c.Add(e)
 		if len(c) > 50000 {
-			c = purchase.Counts{}
+			c = purchase.Increments{}
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")

@@ -256,7 +256,7 @@ func parseInstant(s []byte) (time.Time, string) {
 	}
 	for i := range len(instantLayout) {
 		want, c := instantLayout[i], s[i]
-		if want == 'd' && (c < '0' || c > '9') || want != 'd' && c != want && !(want == 'T' && c == 't') {
+		if want == 'd' && (c < '0' || c > '9') || want != 'd' && c != want && (want != 'T' || c != 't') {
 			return time.Time{}, "layout"
 		}
 	}

@@ -163,16 +163,18 @@ func appendDay(b []byte, y, m, d int) []byte {
 	return append2(b, d)
 }
 
+// append2 appends n (0 to 99) as two decimal digits.
 func append2(b []byte, n int) []byte {
-	return append(b, byte('0'+n/10), byte('0'+n%10))
+	const digits = "0123456789"
+	return append(b, digits[n/10%10], digits[n%10])
 }
 
-// Counts adds up datapoint increments, so that a batch of events becomes one
-// update per distinct datapoint.
-type Counts map[Datapoint]int64
+// Increments adds up datapoint increments, so that a batch of events becomes
+// one update per distinct datapoint.
+type Increments map[Datapoint]int64
 
 // Add adds one to each of e's five datapoints.
-func (c Counts) Add(e Event) {
+func (c Increments) Add(e Event) {
 	for _, dp := range e.Datapoints() {
 		c[dp]++
 	}

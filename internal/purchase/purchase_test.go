@@ -253,7 +253,7 @@ func TestReasonQuotesAreBounded(t *testing.T) {
 }
 
 func TestCounts(t *testing.T) {
-	c := purchase.Counts{}
+	c := purchase.Increments{}
 	a := mustParse(t, body(`"2011-12-03T10:15:30Z"`, "4285", `"SLICE_IT"`, `"`+merchant+`"`))
 	b := mustParse(t, body(`"2011-12-03T10:45:00Z"`, "4000", `"PAY_NOW"`, `"`+merchant+`"`))
 	c.Add(a)

@@ -16,8 +16,9 @@ func ParseReport(s string) (Report, error) {
 	if r := Report(s); r.Valid() {
 		return r, nil
 	}
-	names := make([]string, 0, len(Reports()))
-	for _, r := range Reports() {
+	reports := Reports()
+	names := make([]string, 0, len(reports))
+	for _, r := range reports {
 		names = append(names, string(r))
 	}
 	return "", fmt.Errorf("unknown report %q: want one of %s", s, strings.Join(names, ", "))

@@ -41,7 +41,7 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Write writes counts to w in format f; tables are written in full.
-func Write(w io.Writer, f Format, counts []purchase.Count) error {
+func Write(w io.Writer, f Format, counts []purchase.Total) error {
 	switch f {
 	case JSON:
 		return WriteJSONLines(w, counts)
@@ -54,7 +54,7 @@ func Write(w io.Writer, f Format, counts []purchase.Count) error {
 }
 
 // WriteJSONLines writes one JSON object per count and line.
-func WriteJSONLines(w io.Writer, counts []purchase.Count) error {
+func WriteJSONLines(w io.Writer, counts []purchase.Total) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, c := range counts {
@@ -66,7 +66,7 @@ func WriteJSONLines(w io.Writer, counts []purchase.Count) error {
 }
 
 // WriteCSV writes a datapoint,events header and one record per count.
-func WriteCSV(w io.Writer, counts []purchase.Count) error {
+func WriteCSV(w io.Writer, counts []purchase.Total) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write([]string{"datapoint", "events"}); err != nil {
 		return fmt.Errorf("write csv: %w", err)
@@ -86,7 +86,7 @@ func WriteCSV(w io.Writer, counts []purchase.Count) error {
 // WriteTable writes counts as aligned DATAPOINT and EVENTS columns, events
 // right-aligned. With limit > 0 it writes at most limit rows followed by a
 // "… N more" line.
-func WriteTable(w io.Writer, counts []purchase.Count, limit int) error {
+func WriteTable(w io.Writer, counts []purchase.Total, limit int) error {
 	shown := counts
 	if limit > 0 && len(counts) > limit {
 		shown = counts[:limit]
@@ -119,16 +119,16 @@ func WriteTable(w io.Writer, counts []purchase.Count, limit int) error {
 
 // ByEvents returns a copy of counts sorted by events, largest first, ties by
 // datapoint: the top rows of a report.
-func ByEvents(counts []purchase.Count) []purchase.Count {
+func ByEvents(counts []purchase.Total) []purchase.Total {
 	s := slices.Clone(counts)
-	slices.SortStableFunc(s, func(a, b purchase.Count) int {
+	slices.SortStableFunc(s, func(a, b purchase.Total) int {
 		return cmp.Or(cmp.Compare(b.Events, a.Events), cmp.Compare(a.Datapoint, b.Datapoint))
 	})
 	return s
 }
 
 // Total returns the sum of the counts' events.
-func Total(counts []purchase.Count) int64 {
+func Total(counts []purchase.Total) int64 {
 	var n int64
 	for _, c := range counts {
 		n += c.Events

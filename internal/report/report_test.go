@@ -12,7 +12,7 @@ import (
 )
 
 // counts is a slice of the merchant-method report as a list returns it.
-var counts = []purchase.Count{
+var counts = []purchase.Total{
 	{Datapoint: "0e4e7e03-2996-47e4-9a33-c8c1a3309b6f|PAY_LATER", Events: 7},
 	{Datapoint: "0e4e7e03-2996-47e4-9a33-c8c1a3309b6f|PAY_NOW", Events: 1042},
 	{Datapoint: "0e4e7e03-2996-47e4-9a33-c8c1a3309b6f|SLICE_IT", Events: 3},

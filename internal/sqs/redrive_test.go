@@ -73,7 +73,7 @@ func TestRedriveToDeadLetterQueue(t *testing.T) {
 			if err := simulate.WriteJSONLines(&file, msgs); err != nil {
 				t.Fatal(err)
 			}
-			want := purchase.Counts{}
+			want := purchase.Increments{}
 			var poison []string
 			for _, m := range msgs {
 				e, err := purchase.Parse(m.Body)

@@ -270,9 +270,9 @@ func Tables(t testing.TB, c *dynamodb.Client, withIdempotency bool) (datapoints,
 // ScanCounts returns every datapoint of a datapoints table with its count,
 // sorted by datapoint, read with a consistent Scan. A datapoint at zero (one
 // whose increments were all taken back) is left out.
-func ScanCounts(t testing.TB, c *dynamodb.Client, table string) []purchase.Count {
+func ScanCounts(t testing.TB, c *dynamodb.Client, table string) []purchase.Total {
 	t.Helper()
-	counts := []purchase.Count{}
+	counts := []purchase.Total{}
 	p := dynamodb.NewScanPaginator(c, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(context.Background())
@@ -290,10 +290,10 @@ func ScanCounts(t testing.TB, c *dynamodb.Client, table string) []purchase.Count
 				t.Fatalf("scan %s: events %q: %v", table, n.Value, err)
 			}
 			if v != 0 {
-				counts = append(counts, purchase.Count{Datapoint: dp.Value, Events: v})
+				counts = append(counts, purchase.Total{Datapoint: dp.Value, Events: v})
 			}
 		}
 	}
-	slices.SortFunc(counts, func(a, b purchase.Count) int { return strings.Compare(a.Datapoint, b.Datapoint) })
+	slices.SortFunc(counts, func(a, b purchase.Total) int { return strings.Compare(a.Datapoint, b.Datapoint) })
 	return counts
 }
