@@ -85,13 +85,23 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 	return counts, nil
 }
 
+// BadListingError is returned (wrapped) by List for a report or day it
+// cannot serve, with the reason: the one place a listing is checked, for the
+// store and the command-line tool (which reports it as a usage error).
+type BadListingError struct{ Reason error }
+
+func (e *BadListingError) Error() string { return e.Reason.Error() }
+
+// Unwrap returns the reason.
+func (e *BadListingError) Unwrap() error { return e.Reason }
+
 // checkList rejects a report or day List cannot serve, with a clear reason.
 func checkList(r purchase.Report, day string) error {
-	if !r.Valid() {
-		return fmt.Errorf("list: unknown report %q", r)
+	if _, err := purchase.ParseReport(string(r)); err != nil {
+		return fmt.Errorf("list: %w", &BadListingError{err})
 	}
 	if err := r.CheckDay(day); err != nil {
-		return fmt.Errorf("list %s: %w", r, err)
+		return fmt.Errorf("list %s: %w", r, &BadListingError{fmt.Errorf("--day: %w", err)})
 	}
 	return nil
 }
