@@ -230,15 +230,6 @@ func (s *Store) moveContended(err error, dps []purchase.Datapoint, markers int) 
 	hotGroups := map[string]bool{}
 	moved, shardMoved := false, false
 	for i, reason := range tce.CancellationReasons {
-		if aws.ToString(reason.Code) == "TransactionConflict" {
-			kind := "marker"
-			if j := i - markers; j >= 0 && j < len(dps) {
-				kind = string(dps[j].Report)
-				if s.parts.target(dps[j].Key, now) != dps[j].Key {
-					kind += "/part"
-				}
-			}
-		}
 		if j := i - markers; j >= 0 && j < len(dps) && aws.ToString(reason.Code) == "TransactionConflict" {
 			s.parts.contended(dps[j].Key, now, s.hotFor, &shardMoved)
 			hotGroups[heatGroup(dps[j])] = true
