@@ -173,6 +173,9 @@ func TestFold(t *testing.T) {
 	if _, got, _ := run("get", dp); got != want {
 		t.Fatalf("get with a part pending: %q, want %q", got, want)
 	}
+	if _, got, _ := run("list", "hour-bracket", "--day", "2011-12-03"); !strings.Contains(got, want) {
+		t.Fatalf("list with a part pending:\n%s\nwant a line %q", got, want)
+	}
 	if code, out, errOut := run("fold"); code != exitOK || !strings.HasPrefix(out, `{"pending":1,"folded":1,"events":3,"left":0,`) {
 		t.Fatalf("fold: %d %q %s", code, out, errOut)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,26 +14,44 @@ import (
 	"github.com/acmecheckout/reports/internal/backoff"
 )
 
-// A datapoint's live count is its main item plus its parts: 1 + PartShards
-// items, read in one TransactGetItems (at most MaxTransactionItems items), so
-// datapointsPerRead datapoints per request.
-const (
-	itemsPerDatapoint = 1 + PartShards
-	datapointsPerRead = MaxTransactionItems / itemsPerDatapoint
-)
-
 // liveCounts returns the live, exact count of each datapoint: its main item
-// plus its parts, read atomically (TransactGetItems), so that a fold moving a
-// part meanwhile is seen either wholly before or wholly after. Datapoints
-// without any item are left out of the map.
+// plus every part it may have (PartShards of them), read atomically
+// (TransactGetItems), so that a fold moving a part meanwhile is seen either
+// wholly before or wholly after. Datapoints without any item are left out of
+// the map.
 func (s *Store) liveCounts(ctx context.Context, datapoints []string) (map[string]int64, error) {
-	counts := make(map[string]int64, len(datapoints))
+	groups := make([][]string, len(datapoints))
+	for i, dp := range datapoints {
+		groups[i] = []string{dp}
+		for shard := range PartShards {
+			groups[i] = append(groups[i], PartKey(dp, shard))
+		}
+	}
+	return s.readGroups(ctx, groups)
+}
+
+// readGroups reads groups of items, each a datapoint's main item key first
+// and then keys of its parts, and returns each datapoint's sum. A group is
+// read atomically: groups are packed into TransactGetItems requests of at
+// most MaxTransactionItems items, s.concurrency requests at a time.
+func (s *Store) readGroups(ctx context.Context, groups [][]string) (map[string]int64, error) {
+	var requests [][][]string
+	items := 0
+	for _, g := range groups {
+		if len(requests) == 0 || items+len(g) > MaxTransactionItems {
+			requests = append(requests, nil)
+			items = 0
+		}
+		requests[len(requests)-1] = append(requests[len(requests)-1], g)
+		items += len(g)
+	}
+	counts := map[string]int64{}
 	var mu sync.Mutex
-	var g errgroup.Group
-	g.SetLimit(s.concurrency)
-	for chunk := range slices.Chunk(datapoints, datapointsPerRead) {
-		g.Go(func() error {
-			found, err := s.readLive(ctx, chunk)
+	var eg errgroup.Group
+	eg.SetLimit(s.concurrency)
+	for _, request := range requests {
+		eg.Go(func() error {
+			found, err := s.readLive(ctx, request)
 			if err != nil {
 				return err
 			}
@@ -46,30 +63,26 @@ func (s *Store) liveCounts(ctx context.Context, datapoints []string) (map[string
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
 	return counts, nil
 }
 
-// readLive reads up to datapointsPerRead datapoints' main items and parts in
-// one TransactGetItems, retrying conflicts and throttling with backoff.
-func (s *Store) readLive(ctx context.Context, datapoints []string) (map[string]int64, error) {
-	items := make([]types.TransactGetItem, 0, len(datapoints)*itemsPerDatapoint)
-	owner := make([]string, 0, cap(items))
-	for _, dp := range datapoints {
-		keys := []string{dp}
-		for shard := range PartShards {
-			keys = append(keys, PartKey(dp, shard))
-		}
-		for _, k := range keys {
+// readLive reads groups (at most MaxTransactionItems items in all) in one
+// TransactGetItems, retrying conflicts and throttling with backoff.
+func (s *Store) readLive(ctx context.Context, groups [][]string) (map[string]int64, error) {
+	var items []types.TransactGetItem
+	var owner []string
+	for _, g := range groups {
+		for _, k := range g {
 			items = append(items, types.TransactGetItem{Get: &types.Get{
 				TableName:                aws.String(s.table),
 				Key:                      datapointKey(k),
 				ProjectionExpression:     aws.String("#d, #e"),
 				ExpressionAttributeNames: map[string]string{"#d": AttrDatapoint, "#e": AttrEvents},
 			}})
-			owner = append(owner, dp)
+			owner = append(owner, g[0])
 		}
 	}
 	for attempt := 1; ; attempt++ {
@@ -90,10 +103,10 @@ func (s *Store) readLive(ctx context.Context, datapoints []string) (map[string]i
 		}
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) || attempt >= s.maxAttempts {
-			return nil, fmt.Errorf("read %d datapoints with their parts: %w", len(datapoints), err)
+			return nil, fmt.Errorf("read %d datapoints with their parts: %w", len(groups), err)
 		}
 		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
-			return nil, fmt.Errorf("read %d datapoints with their parts: %w", len(datapoints), err)
+			return nil, fmt.Errorf("read %d datapoints with their parts: %w", len(groups), err)
 		}
 	}
 }

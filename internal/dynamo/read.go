@@ -5,15 +5,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
 )
+
+// maxBatchGet is DynamoDB's limit of keys per BatchGetItem.
+const maxBatchGet = 100
 
 // Get implements purchase.Reader: the live, exact count of a datapoint, its
 // main item plus its parts (SPEC §3), read atomically.
@@ -33,16 +39,20 @@ func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Total, erro
 }
 
 // List implements purchase.Reader: it queries the byListKey index for the
-// report's (and day's) datapoints and their parts, then reads their live,
-// exact counts (main item plus parts, atomically per datapoint). Datapoints
-// at zero (left by a compensated failure in plain mode) are omitted.
+// report's (and day's) datapoints and the parts they have (parts carry the
+// listKey of their datapoint), then reads the counts: with BatchGetItem for
+// datapoints without parts, and for those with parts their main item and
+// parts together (TransactGetItems), so that a fold meanwhile never makes a
+// count be seen twice or not at all. As for a new datapoint, a part created
+// in the instant before the index shows it is not yet in the listing.
+// Datapoints at zero (left by a compensated failure in plain mode) are
+// omitted.
 func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Total, error) {
 	if err := checkList(r, day); err != nil {
 		return nil, err
 	}
 	lk := listKey(r, day)
-	seen := map[string]bool{}
-	var keys []string
+	parts := map[string][]string{} // datapoint → its parts the index lists
 	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IndexByList),
@@ -60,22 +70,44 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 			if !ok {
 				return nil, fmt.Errorf("list %s: index item without string %s", lk, AttrDatapoint)
 			}
-			dp := k.Value
-			if main, isPart := mainOfPart(dp); isPart {
-				dp = main
-			}
-			if !seen[dp] {
-				seen[dp] = true
-				keys = append(keys, dp)
+			if main, isPart := mainOfPart(k.Value); isPart {
+				parts[main] = append(parts[main], k.Value)
+			} else if _, ok := parts[k.Value]; !ok {
+				parts[k.Value] = nil
 			}
 		}
 	}
 
-	live, err := s.liveCounts(ctx, keys)
-	if err != nil {
+	var plain []string
+	var groups [][]string
+	for _, dp := range slices.Sorted(maps.Keys(parts)) {
+		if len(parts[dp]) == 0 {
+			plain = append(plain, dp)
+		} else {
+			groups = append(groups, append([]string{dp}, parts[dp]...))
+		}
+	}
+	batches := slices.Collect(slices.Chunk(plain, maxBatchGet))
+	found := make([][]purchase.Total, len(batches))
+	var eg errgroup.Group
+	eg.SetLimit(s.concurrency)
+	for i, batch := range batches {
+		eg.Go(func() error {
+			var err error
+			found[i], err = s.batchGet(ctx, batch)
+			return err
+		})
+	}
+	var live map[string]int64
+	eg.Go(func() error {
+		var err error
+		live, err = s.readGroups(ctx, groups)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
 		return nil, fmt.Errorf("list %s: %w", lk, err)
 	}
-	counts := make([]purchase.Total, 0, len(live))
+	counts := slices.Concat(found...)
 	for dp, n := range live {
 		if n != 0 { // only a compensated failure leaves a zero
 			counts = append(counts, purchase.Total{Datapoint: dp, Events: n})
@@ -104,6 +136,47 @@ func checkList(r purchase.Report, day string) error {
 		return fmt.Errorf("list %s: %w", r, &BadListingError{fmt.Errorf("--day: %w", err)})
 	}
 	return nil
+}
+
+// batchGet reads the counts of up to maxBatchGet datapoints, retrying
+// unprocessed keys with capped exponential backoff and full jitter.
+func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.Total, error) {
+	keys := make([]map[string]types.AttributeValue, len(datapoints))
+	for i, d := range datapoints {
+		keys[i] = datapointKey(d)
+	}
+	request := map[string]types.KeysAndAttributes{s.table: {
+		Keys:                     keys,
+		ProjectionExpression:     aws.String("#d, #e"),
+		ExpressionAttributeNames: map[string]string{"#d": AttrDatapoint, "#e": AttrEvents},
+	}}
+	counts := make([]purchase.Total, 0, len(datapoints))
+	for attempt := 1; ; attempt++ {
+		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request}, s.withRetryer)
+		if err != nil {
+			return nil, fmt.Errorf("batch get %d datapoints: %w", len(datapoints), err)
+		}
+		for _, item := range out.Responses[s.table] {
+			c, err := countOf(item)
+			if err != nil {
+				return nil, err
+			}
+			if c.Events != 0 { // only a compensated failure leaves a zero
+				counts = append(counts, c)
+			}
+		}
+		rest, ok := out.UnprocessedKeys[s.table]
+		if !ok || len(rest.Keys) == 0 {
+			return counts, nil
+		}
+		if attempt >= s.maxAttempts {
+			return nil, fmt.Errorf("batch get: %d of %d datapoints still unprocessed after %d attempts", len(rest.Keys), len(datapoints), attempt)
+		}
+		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
+			return nil, fmt.Errorf("batch get: %w", err)
+		}
+		request = out.UnprocessedKeys
+	}
 }
 
 // countOf reads a datapoints table item. An item without events counts 0.
