@@ -12,13 +12,17 @@
 //   - Exactly-once (WithIdempotencyTable): one TransactWriteItems per chunk of
 //     deliveries puts a marker per identity (conditional on its absence) and
 //     the chunk's ADD updates, so a purchase delivered again is reported as a
-//     duplicate instead of being counted twice.
+//     duplicate instead of being counted twice. Under contention the
+//     increments of hot datapoints go to per-writer parts, which folds move
+//     into the main items (parts.go); readers sum main and parts.
 //
 // Table layout: datapoints table keyed by `datapoint` (S) with `events` (N),
 // `report` (S) and `listKey` (S, `<report>|<day>` for daily reports,
 // `<report>` otherwise), and a KEYS_ONLY index byListKey (listKey, datapoint)
-// to list a report without a Scan; idempotency table keyed by `id` (S) with
-// TTL attribute `expiresAt` (N, epoch seconds).
+// to list a report without a Scan; parts (`~part|<datapoint>|<shard>`) carry
+// the same attributes plus `partOf` (S), the key of the sparse KEYS_ONLY
+// index byPart (partOf, datapoint) that lists what is pending; idempotency
+// table keyed by `id` (S) with TTL attribute `expiresAt` (N, epoch seconds).
 package dynamo
 
 import (
