@@ -44,7 +44,8 @@ test-race: $(NODE_DEPS)
 ## bench: the cost and speed benchmarks, side by side with the naive design; prints the table of
 ## figures, floors and targets (see BENCHMARKS.md). The raw `go test -bench` output goes to stderr.
 bench: $(NODE_DEPS)
-	{ $(GO) test -run '^$$' -bench . -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ ./internal/api/ 2>&1; \
+	{ $(GO) test -run '^$$' -bench . -skip Scale -benchmem -count=1 -p 1 -timeout 20m ./internal/bench/ ./internal/purchase/ ./internal/api/ 2>&1; \
+	  $(GO) test -run '^$$' -bench Scale -benchtime 1x -count=1 -timeout 30m ./internal/bench/ 2>&1; \
 	  $(GO) test -run '^$$' -bench Upsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/warehouse/ 2>&1; \
 	  $(GO) test -run '^$$' -bench LakeUpsert -benchmem -benchtime 1x -count=1 -timeout 20m ./internal/lake/ 2>&1; } \
 	| $(GO) run ./cmd/bench

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,11 +20,12 @@ import (
 // Exit codes of the command.
 const (
 	exitOK       = 0
-	exitFailed   = 1 // the datapoint does not exist, or the table could not be read
+	exitFailed   = 1 // the datapoint does not exist, the table could not be read, or parts are left
 	exitUsage    = 2 // bad arguments or configuration
 	usageSummary = `usage:
   reports [flags] get DATAPOINT
   reports [flags] list REPORT [--day YYYY-MM-DD]
+  reports [flags] fold     (move every pending part into its main item now; prints a JSON summary)
 
 reports: hour-bracket, hour-bracket-method, day-merchant (daily: --day required),
          bracket-method, merchant-method (all time)
@@ -69,6 +71,17 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	if *table == "" {
 		return usage("no table: set --table or TABLE_NAME")
 	}
+	if len(pos) == 1 && pos[0] == "fold" {
+		if *day != "" {
+			return usage("--day applies to list only")
+		}
+		store, err := newStore(ctx, *table, slog.New(slog.NewJSONHandler(c.Stderr, nil)))
+		if err != nil {
+			fmt.Fprintf(c.Stderr, "reports: %v\n", err)
+			return exitUsage
+		}
+		return c.fold(ctx, store)
+	}
 	if len(pos) != 2 {
 		return usage("want a command and one argument, got %q", pos)
 	}
@@ -84,24 +97,23 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 			return []purchase.Total{n}, err
 		}
 	case "list":
-		rep, err := purchase.ParseReport(arg)
-		if err != nil {
-			return usage("%v", err)
-		}
-		if err := rep.CheckDay(*day); err != nil {
-			return usage("--day: %v", err)
-		}
+		// The store checks the report and the day (one place); its
+		// refusal is a usage error here.
+		rep := purchase.Report(arg)
 		query = func(r purchase.Reader) ([]purchase.Total, error) { return r.List(ctx, rep, *day) }
 	default:
 		return usage("unknown command %q", cmd)
 	}
 
-	reader, err := newReader(ctx, *table, slog.New(slog.NewJSONHandler(c.Stderr, nil)))
+	store, err := newStore(ctx, *table, slog.New(slog.NewJSONHandler(c.Stderr, nil)))
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "reports: %v\n", err)
 		return exitUsage
 	}
-	counts, err := query(reader)
+	counts, err := query(store)
+	if bad := (*dynamo.BadListingError)(nil); errors.As(err, &bad) {
+		return usage("%v", err)
+	}
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "reports: %v\n", err)
 		return exitFailed
@@ -113,8 +125,28 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// newReader builds the DynamoDB store from the SDK's standard configuration.
-func newReader(ctx context.Context, table string, log *slog.Logger) (purchase.Reader, error) {
+// fold settles the table now: every pending part moves into its main item
+// (SPEC §3). It prints the summary as one JSON object, and fails when a part
+// is left (a writer kept changing it; run it again).
+func (c *CLI) fold(ctx context.Context, store *dynamo.Store) int {
+	res, err := store.Fold(ctx)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "reports: fold: %v\n", err)
+		return exitFailed
+	}
+	if err := json.NewEncoder(c.Stdout).Encode(res); err != nil {
+		fmt.Fprintf(c.Stderr, "reports: %v\n", err)
+		return exitFailed
+	}
+	if res.Left > 0 {
+		fmt.Fprintf(c.Stderr, "reports: fold: %d parts left pending; run it again\n", res.Left)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// newStore builds the DynamoDB store from the SDK's standard configuration.
+func newStore(ctx context.Context, table string, log *slog.Logger) (*dynamo.Store, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/golden"
@@ -121,5 +125,74 @@ func TestRun(t *testing.T) {
 			}
 			golden.Bytes(t, filepath.Join("testdata", tc.golden), stdout.Bytes())
 		})
+	}
+}
+
+// TestFold: `reports fold` is a no-op on a settled table; with a part
+// pending (as an exactly-once writer leaves under contention) `get` already
+// answers main + part, and `fold` moves the part into the main item.
+func TestFold(t *testing.T) {
+	table := mustCountedTable(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		cli := CLI{Getenv: func(string) string { return table }, Stdout: &stdout, Stderr: &stderr}
+		return cli.Run(ctx, args), stdout.String(), stderr.String()
+	}
+	const dp = "2011-12-03:10|10-50"
+	if code, out, errOut := run("fold"); code != exitOK || out != `{"pending":0,"folded":0,"events":0,"left":0,"writeUnits":0}`+"\n" {
+		t.Fatalf("fold of a settled table: %d %q %s", code, out, errOut)
+	}
+	_, before, _ := run("get", dp)
+
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dynamodb.NewFromConfig(cfg)
+	if _, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(table),
+		Key:              map[string]types.AttributeValue{dynamo.AttrDatapoint: &types.AttributeValueMemberS{Value: dynamo.PartKey(dp, 3)}},
+		UpdateExpression: aws.String("ADD #e :n SET #r = :r, #lk = :lk, #p = :p"),
+		ExpressionAttributeNames: map[string]string{
+			"#e": dynamo.AttrEvents, "#r": dynamo.AttrReport, "#lk": dynamo.AttrListKey, "#p": dynamo.AttrPartOf,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": &types.AttributeValueMemberN{Value: "3"}, ":r": &types.AttributeValueMemberS{Value: "hour-bracket"},
+			":lk": &types.AttributeValueMemberS{Value: "hour-bracket|2011-12-03"}, ":p": &types.AttributeValueMemberS{Value: dp},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var was purchase.Total
+	if err := json.Unmarshal([]byte(before), &was); err != nil {
+		t.Fatalf("get %s: %q: %v", dp, before, err)
+	}
+	want := fmt.Sprintf(`{"datapoint":%q,"events":%d}`+"\n", dp, was.Events+3)
+	if _, got, _ := run("get", dp); got != want {
+		t.Fatalf("get with a part pending: %q, want %q", got, want)
+	}
+	if _, got, _ := run("list", "hour-bracket", "--day", "2011-12-03"); !strings.Contains(got, want) {
+		t.Fatalf("list with a part pending:\n%s\nwant a line %q", got, want)
+	}
+	if code, out, errOut := run("fold"); code != exitOK || !strings.HasPrefix(out, `{"pending":1,"folded":1,"events":3,"left":0,`) {
+		t.Fatalf("fold: %d %q %s", code, out, errOut)
+	}
+	if _, got, _ := run("get", dp); got != want {
+		t.Fatalf("get after fold: %q, want %q", got, want)
+	}
+	main, err := c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{dynamo.AttrDatapoint: &types.AttributeValueMemberS{Value: dp}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := main.Item[dynamo.AttrEvents].(*types.AttributeValueMemberN).Value; n != strconv.FormatInt(was.Events+3, 10) {
+		t.Errorf("main item after fold holds %s, want %d", n, was.Events+3)
+	}
+	if code, out, _ := run("fold"); code != exitOK || !strings.HasPrefix(out, `{"pending":0,`) {
+		t.Errorf("second fold: %d %q, want a no-op", code, out)
 	}
 }

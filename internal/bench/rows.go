@@ -64,6 +64,7 @@ func Rows() []Row {
 		Ours:  Ref{"WriteUnits/exactly-once/batch=100/ours", "wu/event"},
 		Floor: Ref{"WriteUnits/exactly-once/batch=100/ours", "bound-wu/event"},
 	})
+	rows = append(rows, scaleRows()...)
 	for _, fn := range []string{"aggregator", "etl"} {
 		rows = append(rows, Row{
 			Figure: "cold start, " + fn, Unit: "ms",
@@ -123,6 +124,37 @@ func Rows() []Row {
 			Figure: "lake upsert, 100,000 unchanged rows", Unit: "rows/s",
 			Ours:   Ref{"LakeUpsert/unchanged-rows", "rows/s"},
 			Better: HigherIsBetter,
+		},
+	)
+}
+
+// scaleRows are the figures of issue 14 (BenchmarkScale, batch 100): events/s
+// at 1 and 8 concurrent invocations in both modes, exactly-once's gain from 1
+// to 8 over plain mode's, and exactly-once's write units per event at 8
+// invocations over the design before issue 14 (its "floor" column).
+func scaleRows() []Row {
+	const at = "Scale/batch=100/"
+	var rows []Row
+	for _, mode := range []string{"plain", "exactly-once"} {
+		for _, n := range []int{1, 8} {
+			rows = append(rows, Row{
+				Figure: fmt.Sprintf("scale, %s, batch 100, %d invocation(s)", mode, n), Unit: "events/s",
+				Ours:   Ref{fmt.Sprintf("%s%s/invocations=%d", at, mode, n), "events/s"},
+				Better: HigherIsBetter,
+			})
+		}
+	}
+	return append(rows,
+		Row{
+			Figure: "scale, exactly-once gain 1→8 over plain's, batch 100", Unit: "ratio",
+			Ours:   Ref{at + "gain", "eo/plain-gain"},
+			Better: HigherIsBetter, Target: Target{AtLeast, 0.75},
+		},
+		Row{
+			Figure: "scale, exactly-once, batch 100, 8 inv., vs before (floor)", Unit: "wu/event",
+			Ours:   Ref{at + "exactly-once/invocations=8", "wu/event"},
+			Floor:  Ref{at + "exactly-once-before/invocations=8", "wu/event"},
+			Target: Target{AtMostTimesFloor, 1.10},
 		},
 	)
 }

@@ -38,11 +38,12 @@ func compensationContext(ctx context.Context) (context.Context, context.CancelFu
 
 // Add implements purchase.Counter: exactly once per identity when the store
 // has an idempotency table, at least once otherwise (see the package
-// documentation). The identities of ds must be distinct. An empty ds writes
-// nothing and returns a zero result.
+// documentation). The identities of ds must be distinct. An empty ds counts
+// nothing and settles: in exactly-once mode it folds every pending part into
+// its main item (see Fold).
 func (s *Store) Add(ctx context.Context, ds []purchase.Delivery) (purchase.AddResult, error) {
 	if len(ds) == 0 {
-		return purchase.AddResult{}, nil
+		return s.settle(ctx)
 	}
 	if s.idempotency != "" {
 		return s.countOnce(ctx, ds)
@@ -270,6 +271,7 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 			firstErr = cmp.Or(firstErr, r.err)
 		}
 	}
+	res.WriteUnits += s.foldOwn(ctx).WriteUnits
 	if res.Transactions == 0 && firstErr != nil && unusable(firstErr) {
 		return res, fmt.Errorf("count %d deliveries: %w", len(ds), firstErr)
 	}
@@ -314,6 +316,7 @@ func (s *Store) chunks(msgs []message) [][]message {
 func (s *Store) transact(ctx context.Context, msgs []message, expires string) chunkResult {
 	var r chunkResult
 	live := slices.Clone(msgs)
+	moves := 0
 	for attempt := 1; len(live) > 0; {
 		counts := purchase.Increments{}
 		for _, m := range live {
@@ -334,14 +337,13 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 				ExpressionAttributeNames: map[string]string{"#id": AttrID},
 			}})
 		}
+		partAdds := map[string]int64{}
 		for _, dp := range dps {
-			items = append(items, types.TransactWriteItem{Update: &types.Update{
-				TableName:                 aws.String(s.table),
-				Key:                       datapointKey(dp.Key),
-				UpdateExpression:          aws.String(addExpression),
-				ExpressionAttributeNames:  addNames(),
-				ExpressionAttributeValues: addValues(dp, counts[dp]),
-			}})
+			update, part := s.datapointUpdate(dp, counts[dp])
+			if part != "" {
+				partAdds[part] = counts[dp]
+			}
+			items = append(items, types.TransactWriteItem{Update: update})
 		}
 
 		out, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
@@ -357,7 +359,16 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 			for _, c := range out.ConsumedCapacity {
 				r.writeUnits += aws.ToFloat64(c.CapacityUnits)
 			}
+			if len(partAdds) > 0 {
+				s.parts.wrote(partAdds)
+			}
 			return r
+		}
+		if s.moveContended(err, dps, len(live)) && moves < maxMoves {
+			// The contended datapoints now go to parts: try again at once.
+			moves++
+			r.conflictRetries++
+			continue
 		}
 		dups, retry := cancellation(err, len(live), len(items))
 		if len(dups) > 0 {

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/acmecheckout/reports/internal/backoff"
 	"github.com/acmecheckout/reports/internal/purchase"
@@ -19,33 +21,30 @@ import (
 // maxBatchGet is DynamoDB's limit of keys per BatchGetItem.
 const maxBatchGet = 100
 
-// Get implements purchase.Reader: one GetItem on the datapoint, as the
-// reporting UI does (SPEC §3).
+// Get implements purchase.Reader: the live, exact count of a datapoint, its
+// main item plus its parts (SPEC §3), read atomically.
 func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Total, error) {
 	if datapoint == "" {
 		return purchase.Total{}, errors.New("get datapoint: empty datapoint")
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      datapointKey(datapoint),
-		ProjectionExpression:     aws.String("#d, #e"),
-		ExpressionAttributeNames: map[string]string{"#d": AttrDatapoint, "#e": AttrEvents},
-	}, s.withRetryer)
+	counts, err := s.liveCounts(ctx, []string{datapoint})
 	if err != nil {
 		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, err)
 	}
-	if out.Item == nil {
+	n, ok := counts[datapoint]
+	if !ok {
 		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, purchase.ErrNotFound)
 	}
-	c, err := countOf(out.Item)
-	if err != nil {
-		return purchase.Total{}, fmt.Errorf("get %s: %w", datapoint, err)
-	}
-	return c, nil
+	return purchase.Total{Datapoint: datapoint, Events: n}, nil
 }
 
 // List implements purchase.Reader: it queries the byListKey index for the
-// report's (and day's) datapoints, then reads their counts with BatchGetItem.
+// report's (and day's) datapoints and the parts they have (parts carry the
+// listKey of their datapoint), then reads the counts: with BatchGetItem for
+// datapoints without parts, and for those with parts their main item and
+// parts together (TransactGetItems), so that a fold meanwhile never makes a
+// count be seen twice or not at all. As for a new datapoint, a part created
+// in the instant before the index shows it is not yet in the listing.
 // Datapoints at zero (left by a compensated failure in plain mode) are
 // omitted.
 func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Total, error) {
@@ -53,7 +52,7 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 		return nil, err
 	}
 	lk := listKey(r, day)
-	var keys []string
+	parts := map[string][]string{} // datapoint → its parts the index lists
 	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IndexByList),
@@ -71,31 +70,70 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 			if !ok {
 				return nil, fmt.Errorf("list %s: index item without string %s", lk, AttrDatapoint)
 			}
-			keys = append(keys, k.Value)
+			if main, isPart := mainOfPart(k.Value); isPart {
+				parts[main] = append(parts[main], k.Value)
+			} else if _, ok := parts[k.Value]; !ok {
+				parts[k.Value] = nil
+			}
 		}
 	}
 
-	batches := slices.Collect(slices.Chunk(keys, maxBatchGet))
+	var plain []string
+	var groups [][]string
+	for _, dp := range slices.Sorted(maps.Keys(parts)) {
+		if len(parts[dp]) == 0 {
+			plain = append(plain, dp)
+		} else {
+			groups = append(groups, append([]string{dp}, parts[dp]...))
+		}
+	}
+	batches := slices.Collect(slices.Chunk(plain, maxBatchGet))
 	found := make([][]purchase.Total, len(batches))
-	errs := make([]error, len(batches))
-	each(len(batches), s.concurrency, func(i int) {
-		found[i], errs[i] = s.batchGet(ctx, batches[i])
+	var eg errgroup.Group
+	eg.SetLimit(s.concurrency)
+	for i, batch := range batches {
+		eg.Go(func() error {
+			var err error
+			found[i], err = s.batchGet(ctx, batch)
+			return err
+		})
+	}
+	var live map[string]int64
+	eg.Go(func() error {
+		var err error
+		live, err = s.readGroups(ctx, groups)
+		return err
 	})
-	if err := errors.Join(errs...); err != nil {
+	if err := eg.Wait(); err != nil {
 		return nil, fmt.Errorf("list %s: %w", lk, err)
 	}
 	counts := slices.Concat(found...)
+	for dp, n := range live {
+		if n != 0 { // only a compensated failure leaves a zero
+			counts = append(counts, purchase.Total{Datapoint: dp, Events: n})
+		}
+	}
 	slices.SortFunc(counts, func(a, b purchase.Total) int { return cmp.Compare(a.Datapoint, b.Datapoint) })
 	return counts, nil
 }
 
+// BadListingError is returned (wrapped) by List for a report or day it
+// cannot serve, with the reason: the one place a listing is checked, for the
+// store and the command-line tool (which reports it as a usage error).
+type BadListingError struct{ Reason error }
+
+func (e *BadListingError) Error() string { return e.Reason.Error() }
+
+// Unwrap returns the reason.
+func (e *BadListingError) Unwrap() error { return e.Reason }
+
 // checkList rejects a report or day List cannot serve, with a clear reason.
 func checkList(r purchase.Report, day string) error {
-	if !r.Valid() {
-		return fmt.Errorf("list: unknown report %q", r)
+	if _, err := purchase.ParseReport(string(r)); err != nil {
+		return fmt.Errorf("list: %w", &BadListingError{err})
 	}
 	if err := r.CheckDay(day); err != nil {
-		return fmt.Errorf("list %s: %w", r, err)
+		return fmt.Errorf("list %s: %w", r, &BadListingError{fmt.Errorf("--day: %w", err)})
 	}
 	return nil
 }

@@ -12,17 +12,22 @@
 //   - Exactly-once (WithIdempotencyTable): one TransactWriteItems per chunk of
 //     deliveries puts a marker per identity (conditional on its absence) and
 //     the chunk's ADD updates, so a purchase delivered again is reported as a
-//     duplicate instead of being counted twice.
+//     duplicate instead of being counted twice. Under contention the
+//     increments of hot datapoints go to per-writer parts, which folds move
+//     into the main items (parts.go); readers sum main and parts.
 //
 // Table layout: datapoints table keyed by `datapoint` (S) with `events` (N),
 // `report` (S) and `listKey` (S, `<report>|<day>` for daily reports,
 // `<report>` otherwise), and a KEYS_ONLY index byListKey (listKey, datapoint)
-// to list a report without a Scan; idempotency table keyed by `id` (S) with
-// TTL attribute `expiresAt` (N, epoch seconds).
+// to list a report without a Scan; parts (`~part|<datapoint>|<shard>`) carry
+// the same attributes plus `partOf` (S), the key of the sparse KEYS_ONLY
+// index byPart (partOf, datapoint) that lists what is pending; idempotency
+// table keyed by `id` (S) with TTL attribute `expiresAt` (N, epoch seconds).
 package dynamo
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -76,6 +81,9 @@ type Store struct {
 	maxAttempts int
 	delays      backoff.Policy
 	retryer     *retry.Standard
+	parts       *parts // nil: WithoutParts
+	hotFor      time.Duration
+	foldAt      int64
 }
 
 var (
@@ -130,6 +138,9 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 		concurrency: DefaultConcurrency,
 		maxAttempts: DefaultMaxAttempts,
 		delays:      backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
+		parts:       newParts(),
+		hotFor:      DefaultHotFor,
+		foldAt:      DefaultFoldAt,
 	}
 	for _, o := range opts {
 		o(s)
@@ -137,6 +148,11 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 	s.retryer = retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = s.maxAttempts
 		o.MaxBackoff = s.delays.Max
+		// A single-item write of an item a transaction holds (a fold moving
+		// a part) is worth retrying.
+		o.Retryables = append(slices.Clone(o.Retryables), retry.RetryableErrorCode{
+			Codes: map[string]struct{}{"TransactionConflictException": {}},
+		})
 		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
 			return s.delays.Delay(attempt), nil
 		})

@@ -34,6 +34,7 @@ func CreateTables(ctx context.Context, c *dynamodb.Client, datapoints, idempoten
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(AttrDatapoint), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrListKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrPartOf), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrDatapoint), KeyType: types.KeyTypeHash},
@@ -45,6 +46,15 @@ func CreateTables(ctx context.Context, c *dynamodb.Client, datapoints, idempoten
 				{AttributeName: aws.String(AttrDatapoint), KeyType: types.KeyTypeRange},
 			},
 			// Keys only: a count update never writes to the index.
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}, {
+			// Sparse: only parts carry partOf, so a Scan of it lists the
+			// pending parts and nothing else.
+			IndexName: aws.String(IndexByPart),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrPartOf), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrDatapoint), KeyType: types.KeyTypeRange},
+			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 	})

@@ -4,6 +4,12 @@
 // 500/503 or transaction conflicts without forwarding them, and forwards some
 // writes but loses the response, as a network or a DynamoDB front end can.
 //
+// It can also emulate DynamoDB's timing and its transaction-conflict rule
+// (Config.Latency, Config.Conflicts): each operation takes its latency, a
+// TransactWriteItems holds its items while it is in flight, and a write
+// touching a held item is rejected, as DynamoDB does (TransactionConflict for
+// a transaction, TransactionConflictException for a single-item write).
+//
 // Decisions come from a seeded generator, one per request in arrival order,
 // so a run with the same seed and the same request order makes the same
 // faults. The proxy also counts requests, faults and the write units of the
@@ -100,12 +106,39 @@ type Config struct {
 	Decide func(op string, body []byte) Fault
 	// Conflicts makes the proxy behave as DynamoDB does with concurrent
 	// transactions: a TransactWriteItems forwarded upstream holds its items
-	// for Hold (besides the upstream's own time), and a TransactWriteItems
-	// touching an item another one holds is cancelled with
-	// TransactionConflict. Counted as Conflict faults.
+	// for its latency and Hold (besides the upstream's own time); a
+	// TransactWriteItems touching an item another one holds is cancelled,
+	// its contended items with reason TransactionConflict, and a PutItem,
+	// UpdateItem or DeleteItem on a held item is rejected with
+	// TransactionConflictException. Both are counted as Conflict faults.
 	Conflicts bool
-	// Hold is how long a transaction holds its items under Conflicts.
+	// Hold is how long a transaction holds its items under Conflicts, on top
+	// of its Latency.
 	Hold time.Duration
+	// Latency is the time the proxy waits before forwarding a request, per
+	// operation (X-Amz-Target suffix): the service's own time, which the
+	// emulator behind it does not have. A transaction holds its items during
+	// it under Conflicts. DynamoDBLatency gives typical figures.
+	Latency map[string]time.Duration
+}
+
+// Typical DynamoDB latencies in one region, as DynamoDBLatency sets them.
+const (
+	TransactLatency = 15 * time.Millisecond
+	WriteLatency    = 5 * time.Millisecond
+)
+
+// DynamoDBLatency returns typical latencies of DynamoDB writes for
+// Config.Latency: TransactLatency for TransactWriteItems, WriteLatency for
+// PutItem, UpdateItem, DeleteItem and BatchWriteItem. Reads get none.
+func DynamoDBLatency() map[string]time.Duration {
+	return map[string]time.Duration{
+		"TransactWriteItems": TransactLatency,
+		"PutItem":            WriteLatency,
+		"UpdateItem":         WriteLatency,
+		"DeleteItem":         WriteLatency,
+		"BatchWriteItem":     WriteLatency,
+	}
 }
 
 // Stats counts what went through the proxy.
@@ -137,10 +170,10 @@ type Proxy struct {
 	cfg      Config
 	client   *http.Client
 
-	mu    sync.Mutex
-	rng   *rand.Rand
-	stats Stats
-	held  map[string]bool // items of the transactions in flight (Conflicts)
+	mu       sync.Mutex
+	rng      *rand.Rand
+	stats    Stats
+	heldKeys map[string]bool // items of the transactions in flight (Conflicts)
 }
 
 // New returns a proxy forwarding to the upstream base URL (e.g. an
@@ -161,7 +194,7 @@ func New(upstream string, cfg Config) (*Proxy, error) {
 		cfg:      cfg,
 		client:   &http.Client{},
 		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		held:     map[string]bool{},
+		heldKeys: map[string]bool{},
 	}
 	p.Reset()
 	return p, nil
@@ -195,15 +228,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	op := target[strings.LastIndexByte(target, '.')+1:]
 	fault := p.decide(op, body)
-	if fault == None && p.cfg.Conflicts && op == "TransactWriteItems" {
-		release, ok := p.hold(body)
-		if !ok {
-			writeConflict(w, body)
-			return
+	if fault == None && p.cfg.Conflicts {
+		switch op {
+		case "TransactWriteItems":
+			release, contended := p.hold(body)
+			if contended != nil {
+				writeConflict(w, body, contended)
+				return
+			}
+			defer release()
+			time.Sleep(p.cfg.Hold)
+		case "PutItem", "UpdateItem", "DeleteItem":
+			if p.held(body) {
+				writeError(w, http.StatusBadRequest, "TransactionConflictException",
+					"Transaction is ongoing for the item")
+				return
+			}
 		}
-		defer release()
-		time.Sleep(p.cfg.Hold)
 	}
+	time.Sleep(p.cfg.Latency[op])
 
 	switch fault {
 	case Throttle:
@@ -219,7 +262,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "Service unavailable")
 		return
 	case Conflict:
-		writeConflict(w, body)
+		writeConflict(w, body, []int{0})
 		return
 	}
 
@@ -284,63 +327,94 @@ func (p *Proxy) decide(op string, body []byte) Fault {
 }
 
 // hold marks the items of a transaction as held until release is called, or
-// reports (and counts) a conflict when another transaction holds one.
-func (p *Proxy) hold(body []byte) (release func(), ok bool) {
+// returns (and counts as a conflict) the indexes of its items that another
+// transaction holds.
+func (p *Proxy) hold(body []byte) (release func(), contended []int) {
 	keys := transactKeys(body)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, k := range keys {
-		if p.held[k] {
-			p.stats.Faults[Conflict]++
-			return nil, false
+	for i, k := range keys {
+		if k != "" && p.heldKeys[k] {
+			contended = append(contended, i)
 		}
 	}
+	if contended != nil {
+		p.stats.Faults[Conflict]++
+		return nil, contended
+	}
 	for _, k := range keys {
-		p.held[k] = true
+		if k != "" {
+			p.heldKeys[k] = true
+		}
 	}
 	return func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for _, k := range keys {
-			delete(p.held, k)
+			delete(p.heldKeys, k)
 		}
-	}, true
+	}, nil
+}
+
+// held reports (and counts as a conflict) a single-item write whose item a
+// transaction in flight holds.
+func (p *Proxy) held(body []byte) bool {
+	var in op
+	if json.Unmarshal(body, &in) != nil {
+		return false
+	}
+	k := in.key()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.heldKeys[k] {
+		return false
+	}
+	p.stats.Faults[Conflict]++
+	return true
 }
 
 // keyAttributes are the attributes that make up an item's key in the tables
 // the proxy stands in front of: a Put names its item by these.
 var keyAttributes = []string{"datapoint", "id"}
 
-// transactKeys names the items of a TransactWriteItems request: the table
-// and the item's key (a Put's key attributes), in a canonical form.
-func transactKeys(body []byte) []string {
-	type op struct {
-		TableName string
-		Key, Item map[string]json.RawMessage
+// op is one write of a request: a single-item write's body or one action of
+// a TransactWriteItems.
+type op struct {
+	TableName string
+	Key, Item map[string]json.RawMessage
+}
+
+// key names the item an operation writes: the table and the item's key (a
+// Put's key attributes), in a canonical form.
+func (o op) key() string {
+	key := o.Key
+	if o.Item != nil {
+		key = map[string]json.RawMessage{}
+		for _, a := range keyAttributes {
+			if v, ok := o.Item[a]; ok {
+				key[a] = v
+			}
+		}
 	}
+	canonical, _ := json.Marshal(key) // map keys sorted
+	return o.TableName + "\x00" + string(canonical)
+}
+
+// transactKeys names the items of a TransactWriteItems request, index-aligned
+// with its actions ("" for an action the proxy cannot read).
+func transactKeys(body []byte) []string {
 	var in struct {
 		TransactItems []struct{ Put, Update, Delete, ConditionCheck *op }
 	}
 	if json.Unmarshal(body, &in) != nil {
 		return nil
 	}
-	keys := make([]string, 0, len(in.TransactItems))
-	for _, it := range in.TransactItems {
+	keys := make([]string, len(in.TransactItems))
+	for i, it := range in.TransactItems {
 		for _, o := range []*op{it.Put, it.Update, it.Delete, it.ConditionCheck} {
-			if o == nil {
-				continue
+			if o != nil {
+				keys[i] = o.key()
 			}
-			key := o.Key
-			if o.Item != nil {
-				key = map[string]json.RawMessage{}
-				for _, a := range keyAttributes {
-					if v, ok := o.Item[a]; ok {
-						key[a] = v
-					}
-				}
-			}
-			canonical, _ := json.Marshal(key) // map keys sorted
-			keys = append(keys, o.TableName+"\x00"+string(canonical))
 		}
 	}
 	return keys
@@ -425,8 +499,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeConflict cancels a transaction as DynamoDB does when another
-// transaction holds one of its items.
-func writeConflict(w http.ResponseWriter, body []byte) {
+// transaction holds some of its items: those (by index) have reason
+// TransactionConflict, the others None.
+func writeConflict(w http.ResponseWriter, body []byte, contended []int) {
 	type reason struct {
 		Code    string
 		Message string `json:",omitempty"`
@@ -435,7 +510,11 @@ func writeConflict(w http.ResponseWriter, body []byte) {
 	for i := range reasons {
 		reasons[i].Code = "None"
 	}
-	reasons[0] = reason{Code: "TransactionConflict", Message: "Transaction is ongoing for the item"}
+	for _, i := range contended {
+		if i < len(reasons) {
+			reasons[i] = reason{Code: "TransactionConflict", Message: "Transaction is ongoing for the item"}
+		}
+	}
 	writeJSON(w, http.StatusBadRequest, map[string]any{
 		"__type":              "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
 		"message":             "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",

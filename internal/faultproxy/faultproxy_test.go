@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/acmecheckout/reports/internal/faultproxy"
 )
@@ -177,6 +178,63 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{{"not a url", 0}, {"http://127.0.0.1:1", 1.5}, {"http://127.0.0.1:1", -0.1}} {
 		if _, err := faultproxy.New(tc.upstream, faultproxy.Config{Rate: tc.rate}); err == nil {
 			t.Errorf("New(%q, rate %v) accepted", tc.upstream, tc.rate)
+		}
+	}
+}
+
+// TestConflictRule: while a transaction is in flight (its latency), a
+// transaction touching one of its items is cancelled with TransactionConflict
+// on that item only, a single-item write of it is rejected with
+// TransactionConflictException, and writes of other items go through.
+func TestConflictRule(t *testing.T) {
+	const prefix = "com.amazonaws.dynamodb.v20120810#"
+	_, _, url := mustProxy(t, faultproxy.Config{Conflicts: true, Latency: map[string]time.Duration{"TransactWriteItems": 300 * time.Millisecond}})
+	first := `{"TransactItems":[{"Put":{"TableName":"m","Item":{"id":{"S":"1"},"x":{"N":"1"}}}},{"Update":{"TableName":"d","Key":{"datapoint":{"S":"a"}}}}]}`
+	second := `{"TransactItems":[{"Put":{"TableName":"m","Item":{"id":{"S":"2"}}}},{"Update":{"TableName":"d","Key":{"datapoint":{"S":"b"}}}},{"Update":{"TableName":"d","Key":{"datapoint":{"S":"a"}}}}]}`
+	done := make(chan string)
+	go func() {
+		status, typ, err := post(url, "TransactWriteItems", first)
+		done <- fmt.Sprintf("%d %s %v", status, typ, err)
+	}()
+	time.Sleep(100 * time.Millisecond) // the first is in flight
+	for _, tc := range []struct{ op, body, want string }{
+		{"TransactWriteItems", second, "400 " + prefix + "TransactionCanceledException[{None} {None} {TransactionConflict}]"},
+		{"UpdateItem", `{"TableName":"d","Key":{"datapoint":{"S":"a"}}}`, "400 " + prefix + "TransactionConflictException"},
+		{"PutItem", `{"TableName":"m","Item":{"id":{"S":"1"}}}`, "400 " + prefix + "TransactionConflictException"},
+		{"UpdateItem", `{"TableName":"d","Key":{"datapoint":{"S":"b"}}}`, "200 "},
+		{"UpdateItem", `{"TableName":"other","Key":{"datapoint":{"S":"a"}}}`, "200 "},
+	} {
+		status, typ, err := post(url, tc.op, tc.body)
+		if got := fmt.Sprint(status, " ", typ); err != nil || got != tc.want {
+			t.Errorf("%s %s during a transaction: got %q %v, want %q", tc.op, tc.body, got, err, tc.want)
+		}
+	}
+	if got := <-done; got != "200  <nil>" {
+		t.Fatalf("the first transaction: %s", got)
+	}
+	// Released: the same writes now go through.
+	if status, typ, err := post(url, "TransactWriteItems", second); err != nil || status != 200 {
+		t.Errorf("after the first transaction: %d %s %v", status, typ, err)
+	}
+}
+
+// TestLatency: each operation waits its configured latency.
+func TestLatency(t *testing.T) {
+	lat := faultproxy.DynamoDBLatency()
+	if lat["TransactWriteItems"] != faultproxy.TransactLatency || lat["UpdateItem"] != faultproxy.WriteLatency || lat["GetItem"] != 0 {
+		t.Fatalf("DynamoDBLatency() = %v", lat)
+	}
+	_, _, url := mustProxy(t, faultproxy.Config{Latency: map[string]time.Duration{"UpdateItem": 80 * time.Millisecond}})
+	for _, tc := range []struct {
+		op       string
+		min, max time.Duration
+	}{{"UpdateItem", 80 * time.Millisecond, time.Hour}, {"GetItem", 0, 70 * time.Millisecond}} {
+		start := time.Now()
+		if _, _, err := post(url, tc.op, "{}"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < tc.min || d > tc.max {
+			t.Errorf("%s took %v, want within [%v, %v]", tc.op, d, tc.min, tc.max)
 		}
 	}
 }

@@ -232,8 +232,12 @@ func TestAggregatorEnvironmentAndPermissions(t *testing.T) {
 				"DLQ_URL":                ref("DeadLetterQueue"),
 			},
 			perms: map[string][]string{
-				"dynamodb:UpdateItem":    {getAtt("DatapointsTable", "Arn")},
-				"dynamodb:PutItem":       {getAtt("IdempotencyTable", "Arn")},
+				"dynamodb:UpdateItem": {getAtt("DatapointsTable", "Arn")},
+				"dynamodb:PutItem":    {getAtt("IdempotencyTable", "Arn")},
+				// Folding the parts of hot datapoints (SPEC §3).
+				"dynamodb:BatchGetItem":  {getAtt("DatapointsTable", "Arn")},
+				"dynamodb:DeleteItem":    {getAtt("DatapointsTable", "Arn")},
+				"dynamodb:Scan":          {sub("${DatapointsTable.Arn}/index/byPart")},
 				"sqs:SendMessage":        {getAtt("DeadLetterQueue", "Arn")},
 				"sqs:ReceiveMessage":     {getAtt("PurchasesQueue", "Arn")},
 				"sqs:DeleteMessage":      {getAtt("PurchasesQueue", "Arn")},
@@ -285,17 +289,19 @@ func TestTables(t *testing.T) {
 	t.Run("0 DatapointsTable", func(t *testing.T) {
 		tb := mustTable(t, s, "DatapointsTable")
 		assertKeys(t, tb.KeySchema, "datapoint", "")
-		assertAttributes(t, tb.AttributeDefinitions, map[string]string{"datapoint": "S", "listKey": "S"})
-		if len(tb.GlobalSecondaryIndexes) != 1 {
-			t.Fatalf("%s GSIs, want 1", show(len(tb.GlobalSecondaryIndexes)))
+		assertAttributes(t, tb.AttributeDefinitions, map[string]string{"datapoint": "S", "listKey": "S", "partOf": "S"})
+		if len(tb.GlobalSecondaryIndexes) != 2 {
+			t.Fatalf("%s GSIs, want 2", show(len(tb.GlobalSecondaryIndexes)))
 		}
-		gsi := tb.GlobalSecondaryIndexes[0]
-		if gsi.IndexName != "byListKey" {
-			t.Errorf("GSI %s, want byListKey", show(gsi.IndexName))
-		}
-		assertKeys(t, gsi.KeySchema, "listKey", "datapoint")
-		if gsi.Projection == nil || gsi.Projection.ProjectionType == nil || *gsi.Projection.ProjectionType != "KEYS_ONLY" {
-			t.Errorf("GSI projection %s, want KEYS_ONLY", show(gsi.Projection))
+		for i, want := range []struct{ name, hash string }{{"byListKey", "listKey"}, {"byPart", "partOf"}} {
+			gsi := tb.GlobalSecondaryIndexes[i]
+			if gsi.IndexName != want.name {
+				t.Errorf("GSI %s, want %s", show(gsi.IndexName), want.name)
+			}
+			assertKeys(t, gsi.KeySchema, want.hash, "datapoint")
+			if gsi.Projection == nil || gsi.Projection.ProjectionType == nil || *gsi.Projection.ProjectionType != "KEYS_ONLY" {
+				t.Errorf("GSI %s projection %s, want KEYS_ONLY", want.name, show(gsi.Projection))
+			}
 		}
 		if tb.PointInTimeRecoverySpecification == nil || tb.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled == nil ||
 			!*tb.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled {
