@@ -266,12 +266,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	resp, respBody, err := p.forward(r, body)
+	resp, err := p.forward(r, body)
 	if err != nil {
 		http.Error(w, "faultproxy: "+err.Error(), http.StatusBadGateway)
 		return
 	}
-	if resp.StatusCode == http.StatusOK {
+	if resp.status == http.StatusOK {
 		if units := writeUnits(op, body); units > 0 {
 			p.mu.Lock()
 			p.stats.WriteUnits[op] += units
@@ -293,11 +293,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "InternalServerError", "Internal server error")
 		return
 	}
-	for k, vs := range resp.Header {
+	for k, vs := range resp.header {
 		w.Header()[k] = vs
 	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(respBody)
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
 }
 
 // decide draws the request's fault and counts it.
@@ -423,25 +423,32 @@ func transactKeys(body []byte) []string {
 // forward sends the request to the upstream and reads the whole response.
 // The upstream request outlives the client's: a write the client gave up on
 // is still applied, as on a real service.
-func (p *Proxy) forward(r *http.Request, body []byte) (*http.Response, []byte, error) {
+// upstreamAnswer is what the upstream answered, its body read and closed.
+type upstreamAnswer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (p *Proxy) forward(r *http.Request, body []byte) (upstreamAnswer, error) {
 	u := *p.upstream
 	u.Path = strings.TrimSuffix(u.Path, "/") + r.URL.Path
 	u.RawQuery = r.URL.RawQuery
 	req, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, nil, err
+		return upstreamAnswer{}, fmt.Errorf("forward %s: %w", r.Header.Get("X-Amz-Target"), err)
 	}
 	req.Header = r.Header.Clone()
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("forward %s: %w", r.Header.Get("X-Amz-Target"), err)
+		return upstreamAnswer{}, fmt.Errorf("forward %s: %w", r.Header.Get("X-Amz-Target"), err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read upstream response: %w", err)
+		return upstreamAnswer{}, fmt.Errorf("read upstream response: %w", err)
 	}
-	return resp, b, nil
+	return upstreamAnswer{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 // writeUnits returns the write units of a write request (0 for reads and
