@@ -289,10 +289,6 @@ func (s *Store) foldOwn(ctx context.Context) FoldResult {
 // issue 14 (for comparison in benchmarks).
 func WithoutParts() Option { return func(s *Store) { s.parts = nil } }
 
-// WithHotFor sets how long a datapoint stays hot for a store after a
-// conflict on it (default DefaultHotFor).
-func WithHotFor(d time.Duration) Option { return func(s *Store) { s.hotFor = d } }
-
 // WithFoldAt sets how many events a store adds to one of its parts before
 // it folds it at the end of a call (default DefaultFoldAt; 1 folds every part
 // at the end of the call that wrote it).
