@@ -195,31 +195,11 @@ func (s *Store) foldDatapoint(ctx context.Context, main string, keys []string, a
 // readParts reads the part items named by keys (strongly consistent), those
 // that exist.
 func (s *Store) readParts(ctx context.Context, keys []string) ([]map[string]types.AttributeValue, error) {
-	request := make([]map[string]types.AttributeValue, len(keys))
-	for i, k := range keys {
-		request[i] = datapointKey(k)
+	items, err := s.getItems(ctx, keys, types.KeysAndAttributes{ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("read parts: %w", err)
 	}
-	var found []map[string]types.AttributeValue
-	for attempt := 1; len(request) > 0; attempt++ {
-		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: request, ConsistentRead: aws.Bool(true)},
-		}}, s.withRetryer)
-		if err != nil {
-			return nil, fmt.Errorf("read %d parts: %w", len(keys), err)
-		}
-		found = append(found, out.Responses[s.table]...)
-		request = out.UnprocessedKeys[s.table].Keys
-		if len(request) == 0 {
-			break
-		}
-		if attempt >= s.maxAttempts {
-			return nil, fmt.Errorf("read parts: %d of %d still unprocessed after %d attempts", len(request), len(keys), attempt)
-		}
-		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
-			return nil, fmt.Errorf("read parts: %w", err)
-		}
-	}
-	return found, nil
+	return items, nil
 }
 
 // partEvents reads the count of a part item.

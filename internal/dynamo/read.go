@@ -138,39 +138,51 @@ func checkList(r purchase.Report, day string) error {
 	return nil
 }
 
-// batchGet reads the counts of up to maxBatchGet datapoints, retrying
-// unprocessed keys with capped exponential backoff and full jitter.
+// batchGet reads the counts of up to maxBatchGet datapoints.
 func (s *Store) batchGet(ctx context.Context, datapoints []string) ([]purchase.Total, error) {
-	keys := make([]map[string]types.AttributeValue, len(datapoints))
-	for i, d := range datapoints {
-		keys[i] = datapointKey(d)
-	}
-	request := map[string]types.KeysAndAttributes{s.table: {
-		Keys:                     keys,
+	items, err := s.getItems(ctx, datapoints, types.KeysAndAttributes{
 		ProjectionExpression:     aws.String("#d, #e"),
 		ExpressionAttributeNames: map[string]string{"#d": AttrDatapoint, "#e": AttrEvents},
-	}}
-	counts := make([]purchase.Total, 0, len(datapoints))
+	})
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]purchase.Total, 0, len(items))
+	for _, item := range items {
+		c, err := countOf(item)
+		if err != nil {
+			return nil, err
+		}
+		if c.Events != 0 { // only a compensated failure leaves a zero
+			counts = append(counts, c)
+		}
+	}
+	return counts, nil
+}
+
+// getItems reads the items of up to maxBatchGet datapoint keys with
+// BatchGetItem, shaped by shape (its Keys are set here), and retries
+// unprocessed keys with capped exponential backoff and full jitter. Items
+// that do not exist are absent from the answer.
+func (s *Store) getItems(ctx context.Context, keys []string, shape types.KeysAndAttributes) ([]map[string]types.AttributeValue, error) {
+	shape.Keys = make([]map[string]types.AttributeValue, len(keys))
+	for i, k := range keys {
+		shape.Keys[i] = datapointKey(k)
+	}
+	request := map[string]types.KeysAndAttributes{s.table: shape}
+	var items []map[string]types.AttributeValue
 	for attempt := 1; ; attempt++ {
 		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request}, s.withRetryer)
 		if err != nil {
-			return nil, fmt.Errorf("batch get %d datapoints: %w", len(datapoints), err)
+			return nil, fmt.Errorf("batch get %d items: %w", len(keys), err)
 		}
-		for _, item := range out.Responses[s.table] {
-			c, err := countOf(item)
-			if err != nil {
-				return nil, err
-			}
-			if c.Events != 0 { // only a compensated failure leaves a zero
-				counts = append(counts, c)
-			}
-		}
+		items = append(items, out.Responses[s.table]...)
 		rest, ok := out.UnprocessedKeys[s.table]
 		if !ok || len(rest.Keys) == 0 {
-			return counts, nil
+			return items, nil
 		}
 		if attempt >= s.maxAttempts {
-			return nil, fmt.Errorf("batch get: %d of %d datapoints still unprocessed after %d attempts", len(rest.Keys), len(datapoints), attempt)
+			return nil, fmt.Errorf("batch get: %d of %d items still unprocessed after %d attempts", len(rest.Keys), len(keys), attempt)
 		}
 		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
 			return nil, fmt.Errorf("batch get: %w", err)
