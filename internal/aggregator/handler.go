@@ -200,6 +200,7 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 		rejected   []purchase.Rejection
 		invalid    = make(map[string]string)            // reason by message id
 		identityOf = make(map[string]string, len(msgs)) // identity by valid message id
+		queued     = make(map[string]bool, len(msgs))   // identities handed to the store
 	)
 	for _, m := range msgs {
 		identity, err := identify(m)
@@ -216,13 +217,16 @@ func (h *Handler) Process(ctx context.Context, msgs []events.SQSMessage) Result 
 			continue
 		}
 		res.Valid++
-		if _, seen := identityOf[m.MessageId]; seen {
-			continue // the same message twice in one batch
+		if _, seen := identityOf[m.MessageId]; !seen {
+			identityOf[m.MessageId] = identity
 		}
-		identityOf[m.MessageId] = identity
-		deliveries = append(deliveries, purchase.Delivery{Identity: identity, Event: ev})
+		// The store takes each identity once per call: the first delivery
+		// of it (the same message twice, or a producer's retry) is counted.
+		if !queued[identity] {
+			queued[identity] = true
+			deliveries = append(deliveries, purchase.Delivery{Identity: identity, Event: ev})
+		}
 	}
-	deliveries = distinct(deliveries)
 	res.InvalidEvents = nonNil(res.InvalidEvents)
 	res.Invalid = len(res.InvalidEvents)
 
@@ -305,20 +309,6 @@ func identify(m events.SQSMessage) (string, error) {
 		return m.MessageId, fmt.Errorf("message attribute %s: %w", AttrIdempotencyKey, err)
 	}
 	return *a.StringValue, nil
-}
-
-// distinct keeps the first delivery of each identity: the store takes each
-// identity once per call.
-func distinct(ds []purchase.Delivery) []purchase.Delivery {
-	seen := make(map[string]bool, len(ds))
-	out := ds[:0]
-	for _, d := range ds {
-		if !seen[d.Identity] {
-			seen[d.Identity] = true
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 func nonNil(p []Problem) []Problem {
