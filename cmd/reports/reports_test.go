@@ -140,7 +140,7 @@ func TestFold(t *testing.T) {
 		cli := CLI{Getenv: func(string) string { return table }, Stdout: &stdout, Stderr: &stderr}
 		return cli.Run(ctx, args), stdout.String(), stderr.String()
 	}
-	const dp = "2011-12-03:10|10-50"
+	const dp, group = "2011-12-03:10|10-50", "hour-bracket|2011-12-03:10"
 	if code, out, errOut := run("fold"); code != exitOK || out != `{"pending":0,"folded":0,"events":0,"left":0,"writeUnits":0}`+"\n" {
 		t.Fatalf("fold of a settled table: %d %q %s", code, out, errOut)
 	}
@@ -153,14 +153,14 @@ func TestFold(t *testing.T) {
 	c := dynamodb.NewFromConfig(cfg)
 	if _, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        aws.String(table),
-		Key:              map[string]types.AttributeValue{dynamo.AttrDatapoint: &types.AttributeValueMemberS{Value: dynamo.PartKey(dp, 3)}},
-		UpdateExpression: aws.String("ADD #e :n SET #r = :r, #lk = :lk, #p = :p"),
+		Key:              map[string]types.AttributeValue{dynamo.AttrDatapoint: &types.AttributeValueMemberS{Value: dynamo.PartKey(group, 3)}},
+		UpdateExpression: aws.String("ADD #e :n, #c :n SET #r = :r, #lk = :lk, #p = :p"),
 		ExpressionAttributeNames: map[string]string{
-			"#e": dynamo.AttrEvents, "#r": dynamo.AttrReport, "#lk": dynamo.AttrListKey, "#p": dynamo.AttrPartOf,
+			"#e": dynamo.AttrEvents, "#c": dp, "#r": dynamo.AttrReport, "#lk": dynamo.AttrListKey, "#p": dynamo.AttrPartOf,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": &types.AttributeValueMemberN{Value: "3"}, ":r": &types.AttributeValueMemberS{Value: "hour-bracket"},
-			":lk": &types.AttributeValueMemberS{Value: "hour-bracket|2011-12-03"}, ":p": &types.AttributeValueMemberS{Value: dp},
+			":lk": &types.AttributeValueMemberS{Value: "hour-bracket|2011-12-03"}, ":p": &types.AttributeValueMemberS{Value: group},
 		},
 	}); err != nil {
 		t.Fatal(err)

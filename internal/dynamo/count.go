@@ -324,8 +324,8 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 				counts[dp]++
 			}
 		}
-		dps := sortedDatapoints(counts)
-		items := make([]types.TransactWriteItem, 0, len(live)+len(dps))
+		targets := s.targets(counts)
+		items := make([]types.TransactWriteItem, 0, len(live)+len(targets))
 		for _, m := range live {
 			items = append(items, types.TransactWriteItem{Put: &types.Put{
 				TableName: aws.String(s.idempotency),
@@ -338,12 +338,11 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 			}})
 		}
 		partAdds := map[string]int64{}
-		for _, dp := range dps {
-			update, part := s.datapointUpdate(dp, counts[dp])
-			if part != "" {
-				partAdds[part] = counts[dp]
+		for _, t := range targets {
+			if t.part != "" {
+				partAdds[t.part] = t.sum()
 			}
-			items = append(items, types.TransactWriteItem{Update: update})
+			items = append(items, types.TransactWriteItem{Update: t.update(s.table)})
 		}
 
 		out, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
@@ -355,7 +354,7 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 		}
 		if err == nil {
 			r.transactions++
-			r.datapoints += len(dps)
+			r.datapoints += len(counts)
 			for _, c := range out.ConsumedCapacity {
 				r.writeUnits += aws.ToFloat64(c.CapacityUnits)
 			}
@@ -364,8 +363,8 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 			}
 			return r
 		}
-		if s.moveContended(err, dps, len(live)) && moves < maxMoves {
-			// The contended datapoints now go to parts: try again at once.
+		if s.moveContended(err, targets, len(live)) && moves < maxMoves {
+			// The contended groups now go to parts: try again at once.
 			moves++
 			r.conflictRetries++
 			continue

@@ -88,27 +88,27 @@ func (s *Store) pendingParts(ctx context.Context) ([]string, error) {
 	return slices.Compact(keys), nil
 }
 
-// foldParts folds the parts named by keys, one transaction per datapoint
-// (all its parts at once: folds of one datapoint's parts would contend for
-// its main item), s.concurrency datapoints at a time, trying each at most
-// attempts times. It returns the parts it could not fold (left for a later
-// fold).
+// foldParts folds the parts named by keys, one transaction per group (all
+// its parts at once: folds of one group's parts would contend for its main
+// items, and each main item is written once for all of them), s.concurrency
+// groups at a time, trying each at most attempts times. It returns the parts
+// it could not fold (left for a later fold).
 func (s *Store) foldParts(ctx context.Context, keys []string, attempts int) (FoldResult, []string) {
 	res := FoldResult{Pending: len(keys)}
-	byMain := map[string][]string{}
+	byGroup := map[string][]string{}
 	for _, k := range keys {
-		if main, ok := mainOfPart(k); ok {
-			byMain[main] = append(byMain[main], k)
+		if group, ok := groupOfPart(k); ok {
+			byGroup[group] = append(byGroup[group], k)
 		}
 	}
 	var left []string
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(s.concurrency)
-	for _, main := range slices.Sorted(maps.Keys(byMain)) {
+	for _, group := range slices.Sorted(maps.Keys(byGroup)) {
 		g.Go(func() error {
-			parts := byMain[main]
-			n, folded, units, err := s.foldDatapoint(ctx, main, parts, attempts)
+			parts := byGroup[group]
+			n, folded, units, err := s.foldGroup(ctx, group, parts, attempts)
 			mu.Lock()
 			defer mu.Unlock()
 			res.WriteUnits += units
@@ -126,49 +126,25 @@ func (s *Store) foldParts(ctx context.Context, keys []string, attempts int) (Fol
 	return res, left
 }
 
-// foldDatapoint moves parts of one datapoint into its main item: it reads
-// the parts' counts, then in one transaction adds their sum to the main item
-// and deletes each part on condition that it still holds what was read. If a
-// writer added to a part in between, nothing is applied and the parts are
-// read again. It returns the events moved and the parts folded (those that
-// no longer exist are not).
-func (s *Store) foldDatapoint(ctx context.Context, main string, keys []string, attempts int) (events int64, folded int, units float64, err error) {
+// foldGroup moves parts of one group into their main items: it reads the
+// parts, then in one transaction adds each datapoint's sum to its main item
+// and deletes each part on condition that its `events` (the sum of its
+// counts, which every write increases) is still what was read. If a writer
+// added to a part in between, nothing is applied and the parts are read
+// again. It returns the increments moved and the parts folded (those that no
+// longer exist are not).
+func (s *Store) foldGroup(ctx context.Context, group string, keys []string, attempts int) (moved int64, folded int, units float64, err error) {
 	for attempt := 1; ; attempt++ {
 		found, err := s.readParts(ctx, keys)
 		if err != nil {
-			return 0, 0, units, fmt.Errorf("fold %s: %w", main, err)
+			return 0, 0, units, fmt.Errorf("fold %s: %w", group, err)
 		}
 		if len(found) == 0 {
 			return 0, 0, units, nil
 		}
-		var sum int64
-		items := make([]types.TransactWriteItem, 0, len(found)+1)
-		for _, part := range found {
-			n, err := partEvents(part)
-			if err != nil {
-				return 0, 0, units, fmt.Errorf("fold %s: %w", main, err)
-			}
-			sum += n
-			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
-				TableName:                 aws.String(s.table),
-				Key:                       map[string]types.AttributeValue{AttrDatapoint: part[AttrDatapoint]},
-				ConditionExpression:       aws.String("#events = :n"),
-				ExpressionAttributeNames:  map[string]string{"#events": AttrEvents},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":n": part[AttrEvents]},
-			}})
-		}
-		if sum != 0 {
-			items = append(items, types.TransactWriteItem{Update: &types.Update{
-				TableName:                aws.String(s.table),
-				Key:                      datapointKey(main),
-				UpdateExpression:         aws.String(addExpression),
-				ExpressionAttributeNames: addNames(),
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":n":  &types.AttributeValueMemberN{Value: strconv.FormatInt(sum, 10)},
-					":r":  found[0][AttrReport],
-					":lk": found[0][AttrListKey],
-				},
-			}})
+		items, sum, err := s.foldItems(found)
+		if err != nil {
+			return 0, 0, units, fmt.Errorf("fold %s: %w", group, err)
 		}
 		out, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 			TransactItems:          items,
@@ -182,14 +158,60 @@ func (s *Store) foldDatapoint(ctx context.Context, main string, keys []string, a
 		}
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) || attempt >= attempts {
-			return 0, 0, units, fmt.Errorf("fold %s: %w", main, err)
+			return 0, 0, units, fmt.Errorf("fold %s: %w", group, err)
 		}
 		// A part changed (a writer added to it), or another transaction
 		// holds one of the items: read again, after a pause.
 		if err := backoff.Sleep(ctx, s.delays.Delay(attempt)); err != nil {
-			return 0, 0, units, fmt.Errorf("fold %s: %w", main, err)
+			return 0, 0, units, fmt.Errorf("fold %s: %w", group, err)
 		}
 	}
+}
+
+// foldItems returns the transaction that folds the parts found (items read
+// from the table): each part's conditional delete, then the ADD of each
+// datapoint's sum to its main item; and the sum of all it moves.
+func (s *Store) foldItems(found []map[string]types.AttributeValue) ([]types.TransactWriteItem, int64, error) {
+	sums := map[string]int64{}
+	var moved int64
+	items := make([]types.TransactWriteItem, 0, len(found))
+	for _, part := range found {
+		counts, err := partCounts(part)
+		if err != nil {
+			return nil, 0, err
+		}
+		for dp, n := range counts {
+			sums[dp] += n
+			moved += n
+		}
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+			TableName:                 aws.String(s.table),
+			Key:                       map[string]types.AttributeValue{AttrDatapoint: part[AttrDatapoint]},
+			ConditionExpression:       aws.String("#events = :n"),
+			ExpressionAttributeNames:  map[string]string{"#events": AttrEvents},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": part[AttrEvents]},
+		}})
+	}
+	for _, dp := range slices.Sorted(maps.Keys(sums)) {
+		if sums[dp] == 0 {
+			continue
+		}
+		d, err := purchase.ParseDatapoint(dp)
+		if err != nil {
+			return nil, 0, fmt.Errorf("part counts: %w", err)
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       datapointKey(dp),
+			UpdateExpression:          aws.String(addExpression),
+			ExpressionAttributeNames:  addNames(),
+			ExpressionAttributeValues: addValues(d, sums[dp]),
+		}})
+	}
+	if len(items) > MaxTransactionItems {
+		return nil, 0, fmt.Errorf("%d parts of %d datapoints make %d items, more than a transaction takes", len(found), len(sums), len(items))
+	}
+	return items, moved, nil
 }
 
 // readParts reads the part items named by keys (strongly consistent), those

@@ -24,25 +24,32 @@ import (
 // flight holds (TransactionConflict). Every exactly-once transaction holds
 // some all-time or current-hour datapoint, so concurrent invocations would
 // cancel one another and go no faster than one. Instead, when a transaction is
-// cancelled for a conflict on some datapoints, the store marks them hot for
-// HotFor and writes their increments, from then on, into a part item of its
-// own: one of PartShards items per datapoint, keyed
-// "~part|<datapoint>|<shard>" (never a datapoint of SPEC §2). Each store has
+// cancelled for a conflict on a datapoint, the store marks the datapoint's
+// part group hot for HotFor and writes the group's increments, from then on,
+// into a part item of its own: one of PartShards items per group, keyed
+// "~part|<group>|<shard>" (never a datapoint of SPEC §2). A group is a few
+// datapoints that are hot together and share one item (see PartGroup): an
+// hour's brackets, the fifteen all-time bracket-and-method datapoints, one
+// merchant's methods. A part holds one number attribute per datapoint it
+// counts, named by the datapoint (every datapoint key has a "|", no other
+// attribute name has), and `events`, the sum of them, which grows with every
+// write. So a transaction writes one item per hot group instead of one per
+// datapoint, and a fold deletes one item per writer and group. Each store has
 // one random shard for all its parts and moves to another one when a part
 // conflicts (another store has the same), so that concurrent writers spread
-// over the shards. The datapoints that are hot together (a report with few
-// datapoints, one merchant's) become hot together. A part is written in the
-// same transaction as its messages' markers: exactly once as before.
+// over the shards. A part is written in the same transaction as its
+// messages' markers: exactly once as before.
 //
-// A fold moves a part into its main item: it reads the part's count n, then
-// in one transaction adds n to the main item and deletes the part on
-// condition that it still holds n. A writer that added to the part in between
-// makes the condition fail and nothing happens; the fold reads again. So the
-// sum of a main item and its parts is the exact count at every moment, which
-// is what readers answer (one TransactGetItems over the main item and its
-// PartShards parts). Parts carry `partOf` (the main datapoint), indexed by the
-// sparse index byPart, to find what is pending, and `listKey`, so that a
-// report lists a datapoint whose count sits only in parts.
+// A fold moves a group's parts into their main items: it reads the parts,
+// then in one transaction adds each datapoint's sum to its main item and
+// deletes each part on condition that its `events` is still what was read.
+// A writer that added to a part in between makes the condition fail and
+// nothing happens; the fold reads again. So the sum of a main item and its
+// parts is the exact count at every moment, which is what readers answer
+// (one TransactGetItems over the main items and their group's parts). Parts
+// carry `partOf` (the group), indexed by the sparse index byPart, to find
+// what is pending, and the `listKey` of their datapoints, so that a report
+// lists a datapoint whose count sits only in parts.
 //
 // Who folds: each store folds the parts it wrote at the end of a call when
 // that is cheap (DefaultFoldAt events in a part, or no more to come), and an
@@ -51,17 +58,17 @@ import (
 
 // Part layout and timing.
 const (
-	// PartShards is how many part items a datapoint may have: enough for 16
-	// concurrent writers of one hot datapoint each to have its own.
+	// PartShards is how many part items a group may have: enough for 16
+	// concurrent writers of one hot group each to have its own.
 	PartShards = 16
-	// AttrPartOf names a part's main datapoint; IndexByPart is the sparse
-	// index on it (KEYS_ONLY), which lists the pending parts.
+	// AttrPartOf names a part's group; IndexByPart is the sparse index on it
+	// (KEYS_ONLY), which lists the pending parts.
 	AttrPartOf  = "partOf"
 	IndexByPart = "byPart"
-	// DefaultHotFor is how long a datapoint stays hot for a store after a
+	// DefaultHotFor is how long a group stays hot for a store after a
 	// conflict on it.
 	DefaultHotFor = time.Minute
-	// DefaultFoldAt is how many events a store adds to one of its parts
+	// DefaultFoldAt is how many increments a store adds to one of its parts
 	// before it folds it at the end of a call: a fold costs the same
 	// whatever it moves, so it waits until it is cheap per event.
 	DefaultFoldAt = 100
@@ -70,14 +77,73 @@ const (
 	partPrefix = "~part|"
 )
 
-// PartKey returns the key of shard shard of the datapoint's parts.
-func PartKey(datapoint string, shard int) string {
-	return partPrefix + datapoint + "|" + fmt.Sprintf("%02d", shard)
+// PartGroup returns the part group of a datapoint: the datapoints whose
+// increments share a part item while they are hot. A group is one report's,
+// and all its datapoints share a listKey: an hour of hour-bracket (5
+// datapoints) or of hour-bracket-method (15), bracket-method (15), one
+// merchant's merchant-method (3), a day-merchant datapoint alone. So a part
+// item stays under 1 KB, one write unit.
+func PartGroup(dp purchase.Datapoint) string {
+	switch dp.Report {
+	case purchase.HourBracket, purchase.HourBracketMethod:
+		hour, _, _ := strings.Cut(dp.Key, "|")
+		return string(dp.Report) + "|" + hour
+	case purchase.MerchantMethod:
+		merchant, _, _ := strings.Cut(dp.Key, "|")
+		return string(dp.Report) + "|" + merchant
+	case purchase.BracketMethod:
+		return string(dp.Report)
+	}
+	return string(dp.Report) + "|" + dp.Key
 }
 
-// mainOfPart returns the main datapoint of a part key, or false when key is
-// not a part's.
-func mainOfPart(key string) (string, bool) {
+// groupMembers returns every datapoint a part group may count (the group of
+// each is group), or nil if group is not one PartGroup returns.
+func groupMembers(group string) []string {
+	report, scope, _ := strings.Cut(group, "|")
+	brackets, methods := purchase.Brackets(), purchase.Methods()
+	var members []string
+	switch purchase.Report(report) {
+	case purchase.HourBracket:
+		for _, b := range brackets {
+			members = append(members, scope+"|"+b)
+		}
+	case purchase.HourBracketMethod:
+		for _, b := range brackets {
+			for _, m := range methods {
+				members = append(members, scope+"|"+b+"|"+string(m))
+			}
+		}
+	case purchase.BracketMethod:
+		for _, b := range brackets {
+			for _, m := range methods {
+				members = append(members, b+"|"+string(m))
+			}
+		}
+	case purchase.MerchantMethod:
+		for _, m := range methods {
+			members = append(members, scope+"|"+string(m))
+		}
+	case purchase.DayMerchant:
+		members = []string{scope}
+	}
+	for _, k := range members {
+		dp, err := purchase.ParseDatapoint(k)
+		if err != nil || PartGroup(dp) != group {
+			return nil
+		}
+	}
+	return members
+}
+
+// PartKey returns the key of shard shard of a part group's parts.
+func PartKey(group string, shard int) string {
+	return partPrefix + group + "|" + fmt.Sprintf("%02d", shard)
+}
+
+// groupOfPart returns the group of a part key, or false when key is not a
+// part's.
+func groupOfPart(key string) (string, bool) {
 	rest, ok := strings.CutPrefix(key, partPrefix)
 	if !ok {
 		return "", false
@@ -92,14 +158,56 @@ func mainOfPart(key string) (string, bool) {
 	return rest[:i], true
 }
 
-// parts is a store's own state of write sharding: its shard, its hot
-// datapoints (until when) and the parts it wrote that may still hold counts,
-// with what it added to each. Safe for concurrent use.
+// partCounts returns what a part item counts, by datapoint: its attributes
+// named by a datapoint. A part written before parts were grouped holds one
+// datapoint's count in `events` and names it in `partOf`.
+func partCounts(item map[string]types.AttributeValue) (map[string]int64, error) {
+	counts := map[string]int64{}
+	for name, v := range item {
+		if !strings.Contains(name, "|") {
+			continue
+		}
+		n, err := numberOf(v)
+		if err != nil {
+			return nil, fmt.Errorf("part count %s: %w", name, err)
+		}
+		counts[name] = n
+	}
+	if len(counts) == 0 {
+		if of, ok := item[AttrPartOf].(*types.AttributeValueMemberS); ok {
+			if _, err := purchase.ParseDatapoint(of.Value); err == nil {
+				n, err := partEvents(item)
+				if err != nil {
+					return nil, err
+				}
+				counts[of.Value] = n
+			}
+		}
+	}
+	return counts, nil
+}
+
+// numberOf reads a number attribute.
+func numberOf(v types.AttributeValue) (int64, error) {
+	n, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, errors.New("not a number")
+	}
+	i, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("number %q: %w", n.Value, err)
+	}
+	return i, nil
+}
+
+// parts is a store's own state of write sharding: its shard, its hot groups
+// (until when) and the parts it wrote that may still hold counts, with what
+// it added to each. Safe for concurrent use.
 type parts struct {
 	mu      sync.Mutex
 	shard   int
-	hot     map[string]time.Time
-	pending map[string]int64 // part key → events this store added since it last folded it
+	hot     map[string]time.Time // group → hot until
+	pending map[string]int64     // part key → increments this store added since it last folded it
 	rng     *rand.Rand
 }
 
@@ -113,43 +221,35 @@ func newParts() *parts {
 	}
 }
 
-// target returns the item a datapoint's increments go to now: its own key,
-// or this store's part of it while it is hot.
-func (p *parts) target(dp string, now time.Time) string {
+// target returns the part a datapoint's increments go to now, while its
+// group is hot for this store, or "" for its main item.
+func (p *parts) target(dp purchase.Datapoint, now time.Time) string {
+	group := PartGroup(dp)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	until, ok := p.hot[dp]
+	until, ok := p.hot[group]
 	if !ok {
-		return dp
+		return ""
 	}
 	if now.After(until) {
-		delete(p.hot, dp)
-		return dp
+		delete(p.hot, group)
+		return ""
 	}
-	return PartKey(dp, p.shard)
+	return PartKey(group, p.shard)
 }
 
-// contended records a conflict on the item the datapoint's increments went
-// to: the datapoint becomes hot, or, if it already was (its part
-// conflicted: another store has the same shard), this store moves to another
-// shard, once per cancelled transaction (moved). It stays hot for hotFor.
-func (p *parts) contended(dp string, now time.Time, hotFor time.Duration, moved *bool) {
+// contended records a conflict on an item the group's increments went to:
+// the group becomes hot, or, if it already was (its part conflicted: another
+// store has the same shard), this store moves to another shard, once per
+// cancelled transaction (moved). It stays hot for hotFor.
+func (p *parts) contended(group string, now time.Time, hotFor time.Duration, moved *bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.hot[dp]; ok && !*moved {
+	if _, ok := p.hot[group]; ok && !*moved {
 		p.shard = (p.shard + 1 + p.rng.IntN(PartShards-1)) % PartShards
 		*moved = true
 	}
-	p.hot[dp] = now.Add(hotFor)
-}
-
-// heat makes a datapoint hot until now+hotFor, if it is not already.
-func (p *parts) heat(dp string, now time.Time, hotFor time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if until, ok := p.hot[dp]; !ok || until.Before(now) {
-		p.hot[dp] = now.Add(hotFor)
-	}
+	p.hot[group] = now.Add(hotFor)
 }
 
 // wrote records what this store added to parts.
@@ -162,17 +262,17 @@ func (p *parts) wrote(added map[string]int64) {
 }
 
 // due returns, and forgets, the parts this store wrote that are cheap to
-// fold now: those it added at least foldAt events to (a fold costs the same
-// whatever it moves), and those no more increments will come to (the
-// datapoint cooled down, or this store moved to another shard).
+// fold now: those it added at least foldAt increments to (a fold costs the
+// same whatever it moves), and those no more increments will come to (the
+// group cooled down, or this store moved to another shard).
 func (p *parts) due(now time.Time, foldAt int64) map[string]int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	keys := map[string]int64{}
 	for k, n := range p.pending {
-		dp, _ := mainOfPart(k)
-		until, hot := p.hot[dp]
-		if n >= foldAt || !hot || now.After(until) || k != PartKey(dp, p.shard) {
+		group, _ := groupOfPart(k)
+		until, hot := p.hot[group]
+		if n >= foldAt || !hot || now.After(until) || k != PartKey(group, p.shard) {
 			keys[k] = n
 			delete(p.pending, k)
 		}
@@ -180,86 +280,113 @@ func (p *parts) due(now time.Time, foldAt int64) map[string]int64 {
 	return keys
 }
 
-// partUpdate is the ADD of n into a datapoint's part: as addExpression, plus
-// partOf, which puts the part in the byPart index.
-func partUpdate(table string, dp purchase.Datapoint, key string, n int64) *types.Update {
-	values := addValues(dp, n)
-	values[":p"] = &types.AttributeValueMemberS{Value: dp.Key}
+// increment is one datapoint's increment in a transaction.
+type increment struct {
+	dp purchase.Datapoint
+	n  int64
+}
+
+// target is one datapoint item of an exactly-once transaction: a main item,
+// or a part with the increments of its group's hot datapoints.
+type target struct {
+	part string // "" for a main item
+	adds []increment
+}
+
+// targets returns the items a transaction writes the counts to, in a
+// stable order: the main item of each datapoint, or while its group is hot
+// for this store, the store's part of the group, once for all its datapoints.
+func (s *Store) targets(counts purchase.Increments) []target {
+	now := time.Now()
+	var out []target
+	byPart := map[string]int{}
+	for _, dp := range sortedDatapoints(counts) {
+		add := increment{dp, counts[dp]}
+		part := ""
+		if s.parts != nil {
+			part = s.parts.target(dp, now)
+		}
+		if part == "" {
+			out = append(out, target{adds: []increment{add}})
+			continue
+		}
+		i, ok := byPart[part]
+		if !ok {
+			i = len(out)
+			byPart[part] = i
+			out = append(out, target{part: part})
+		}
+		out[i].adds = append(out[i].adds, add)
+	}
+	return out
+}
+
+// update is the ADD of a target's increments: into the main item, as
+// addExpression, or into a part: one ADD per datapoint attribute, the sum to
+// `events`, and partOf, which puts the part in the byPart index.
+func (t target) update(table string) *types.Update {
+	first := t.adds[0].dp
+	if t.part == "" {
+		return &types.Update{
+			TableName:                 aws.String(table),
+			Key:                       datapointKey(first.Key),
+			UpdateExpression:          aws.String(addExpression),
+			ExpressionAttributeNames:  addNames(),
+			ExpressionAttributeValues: addValues(first, t.adds[0].n),
+		}
+	}
+	values := addValues(first, t.sum())
+	values[":p"] = &types.AttributeValueMemberS{Value: PartGroup(first)}
 	names := addNames()
 	names["#partOf"] = AttrPartOf
+	adds := make([]string, 0, len(t.adds)+1)
+	adds = append(adds, "#events :n")
+	for i, a := range t.adds {
+		name, value := "#c"+strconv.Itoa(i), ":c"+strconv.Itoa(i)
+		names[name] = a.dp.Key
+		values[value] = &types.AttributeValueMemberN{Value: strconv.FormatInt(a.n, 10)}
+		adds = append(adds, name+" "+value)
+	}
 	return &types.Update{
 		TableName:                 aws.String(table),
-		Key:                       datapointKey(key),
-		UpdateExpression:          aws.String(addExpression + ", #partOf = :p"),
+		Key:                       datapointKey(t.part),
+		UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ") + " SET #report = :r, #listKey = :lk, #partOf = :p"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}
 }
 
-// maxMoves bounds how often one transaction moves contended datapoints to
+// sum returns the sum of the target's increments.
+func (t target) sum() int64 {
+	var n int64
+	for _, a := range t.adds {
+		n += a.n
+	}
+	return n
+}
+
+// maxMoves bounds how often one transaction moves contended groups to
 // other items before its conflicts are retried with backoff like any other.
 const maxMoves = 2 * PartShards
 
-// datapointUpdate is the ADD of n to a datapoint in an exactly-once
-// transaction: into its main item, or, while it is hot for this store, into
-// this store's part of it, whose key it then returns.
-func (s *Store) datapointUpdate(dp purchase.Datapoint, n int64) (*types.Update, string) {
-	if s.parts != nil {
-		if key := s.parts.target(dp.Key, time.Now()); key != dp.Key {
-			return partUpdate(s.table, dp, key, n), key
-		}
-	}
-	return &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       datapointKey(dp.Key),
-		UpdateExpression:          aws.String(addExpression),
-		ExpressionAttributeNames:  addNames(),
-		ExpressionAttributeValues: addValues(dp, n),
-	}, ""
-}
-
-// moveContended reads a transaction's cancellation: each datapoint update
-// (after the markers) cancelled for a TransactionConflict becomes hot, or
-// moves to another part. It reports whether any did.
-func (s *Store) moveContended(err error, dps []purchase.Datapoint, markers int) bool {
+// moveContended reads a transaction's cancellation: the group of each
+// target (after the markers) cancelled for a TransactionConflict becomes
+// hot, or moves to another shard if it was a part. It reports whether any
+// did.
+func (s *Store) moveContended(err error, targets []target, markers int) bool {
 	var tce *types.TransactionCanceledException
 	if s.parts == nil || !errors.As(err, &tce) {
 		return false
 	}
 	now := time.Now()
-	hotGroups := map[string]bool{}
 	moved, shardMoved := false, false
 	for i, reason := range tce.CancellationReasons {
-		if j := i - markers; j >= 0 && j < len(dps) && aws.ToString(reason.Code) == "TransactionConflict" {
-			s.parts.contended(dps[j].Key, now, s.hotFor, &shardMoved)
-			hotGroups[heatGroup(dps[j])] = true
+		if j := i - markers; j >= 0 && j < len(targets) && aws.ToString(reason.Code) == "TransactionConflict" {
+			s.parts.contended(PartGroup(targets[j].adds[0].dp), now, s.hotFor, &shardMoved)
 			moved = true
 		}
 	}
-	// Datapoints of the same group are as hot: moving them now saves a
-	// conflict each.
-	for _, dp := range dps {
-		if hotGroups[heatGroup(dp)] {
-			s.parts.heat(dp.Key, now, s.hotFor)
-		}
-	}
 	return moved
-}
-
-// heatGroup names the datapoints that are hot together: those of a report
-// with few datapoints at a time (all time, or the current hour), which every
-// concurrent transaction has some of, or those of one merchant (a popular
-// merchant is in every transaction).
-func heatGroup(dp purchase.Datapoint) string {
-	switch dp.Report {
-	case purchase.DayMerchant:
-		_, merchant, _ := strings.Cut(dp.Key, "|")
-		return merchant
-	case purchase.MerchantMethod:
-		merchant, _, _ := strings.Cut(dp.Key, "|")
-		return merchant
-	}
-	return string(dp.Report)
 }
 
 // foldOwn folds the parts this store wrote that are cheap to fold now (see

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acmecheckout/reports/internal/dynamo"
 	"github.com/acmecheckout/reports/internal/faultproxy"
@@ -280,21 +282,92 @@ func TestFoldRacesWriters(t *testing.T) {
 	mustSettled(t, direct, table, want)
 }
 
-// TestPartKeys: a part's key is never a datapoint of SPEC §2, so a reader
-// of main items never takes a part for a datapoint.
-func TestPartKeys(t *testing.T) {
-	for _, dp := range []string{"2011-12-03:10|10-50", "10-50|SLICE_IT", "1bb53ed1-787b-4543-9def-ea18eef7902e|SLICE_IT"} {
+// TestPartGroups: every datapoint's part group lists it among its members,
+// and every member has that group; a part's key is never a datapoint of
+// SPEC §2, so a reader of main items never takes a part for a datapoint; and
+// the largest part a group can make stays under 1 KB, one write unit, by
+// DynamoDB's item size rule (names and values in bytes, a number 1 byte per
+// two significant digits plus 1).
+func TestPartGroups(t *testing.T) {
+	e := purchase.Event{Time: time.Date(2011, 12, 3, 10, 15, 30, 0, time.UTC), Amount: 4285, Method: purchase.SliceIt,
+		MerchantID: "1bb53ed1-787b-4543-9def-ea18eef7902e"}
+	groups := map[purchase.Report]string{}
+	for _, dp := range e.Datapoints() {
+		group := dynamo.PartGroup(dp)
+		groups[dp.Report] = group
+		members := dynamo.GroupMembers(group)
+		if !slices.Contains(members, dp.Key) {
+			t.Errorf("group %s of %s: members %v", group, dp.Key, members)
+		}
 		for shard := range dynamo.PartShards {
-			k := dynamo.PartKey(dp, shard)
+			k := dynamo.PartKey(group, shard)
 			if _, err := purchase.ParseDatapoint(k); err == nil {
 				t.Errorf("part key %q parses as a datapoint", k)
 			}
-			if !strings.HasPrefix(k, "~part|"+dp+"|") {
-				t.Errorf("part key %q does not name %s", k, dp)
-			}
+		}
+		const maxCount = 999_999_999_999 // 12 digits: 7 bytes
+		size := len(dynamo.AttrDatapoint) + len(dynamo.PartKey(group, 15)) +
+			len(dynamo.AttrPartOf) + len(group) +
+			len(dynamo.AttrReport) + len(dp.Report) +
+			len(dynamo.AttrListKey) + len(string(dp.Report)+"|2011-12-03") +
+			len(dynamo.AttrEvents) + 1 + (len(fmt.Sprint(maxCount))+1)/2
+		for _, m := range members {
+			size += len(m) + 1 + (len(fmt.Sprint(maxCount))+1)/2
+		}
+		if size >= 1024 {
+			t.Errorf("a full part of group %s is %d bytes: more than one write unit", group, size)
 		}
 	}
-	if got := fmt.Sprint(dynamo.PartKey("10-50|PAY_NOW", 7)); got != "~part|10-50|PAY_NOW|07" {
+	want := map[purchase.Report]string{
+		purchase.HourBracket:       "hour-bracket|2011-12-03:10",
+		purchase.HourBracketMethod: "hour-bracket-method|2011-12-03:10",
+		purchase.BracketMethod:     "bracket-method",
+		purchase.DayMerchant:       "day-merchant|2011-12-03|1bb53ed1-787b-4543-9def-ea18eef7902e",
+		purchase.MerchantMethod:    "merchant-method|1bb53ed1-787b-4543-9def-ea18eef7902e",
+	}
+	if fmt.Sprint(groups) != fmt.Sprint(want) {
+		t.Errorf("groups %v, want %v", groups, want)
+	}
+	if got := dynamo.PartKey("bracket-method", 7); got != "~part|bracket-method|07" {
 		t.Errorf("PartKey = %q", got)
 	}
+	for _, bad := range []string{"", "bracket-method|x", "hour-bracket|2011-13-03:10", "nope", "2011-12-03:10|10-50"} {
+		if m := dynamo.GroupMembers(bad); m != nil {
+			t.Errorf("GroupMembers(%q) = %v, want nil", bad, m)
+		}
+	}
+}
+
+// TestFoldLegacyPart: a part written before parts were grouped (one
+// datapoint's count in events, the datapoint in partOf) is still folded into
+// its main item, exactly.
+func TestFoldLegacyPart(t *testing.T) {
+	c := testenv.DynamoDBLocal(t).Client
+	table, idem := testenv.Tables(t, c, true)
+	const dp = "10-50|SLICE_IT"
+	ctx := context.Background()
+	for _, put := range []struct {
+		key    string
+		events string
+		partOf string
+	}{{dp, "5", ""}, {"~part|" + dp + "|03", "3", dp}} {
+		item := map[string]types.AttributeValue{
+			dynamo.AttrDatapoint: &types.AttributeValueMemberS{Value: put.key},
+			dynamo.AttrEvents:    &types.AttributeValueMemberN{Value: put.events},
+			dynamo.AttrReport:    &types.AttributeValueMemberS{Value: "bracket-method"},
+			dynamo.AttrListKey:   &types.AttributeValueMemberS{Value: "bracket-method"},
+		}
+		if put.partOf != "" {
+			item[dynamo.AttrPartOf] = &types.AttributeValueMemberS{Value: put.partOf}
+		}
+		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := dynamo.New(c, table, dynamo.WithIdempotencyTable(idem))
+	res, err := s.Fold(ctx)
+	if err != nil || res.Folded != 1 || res.Events != 3 || res.Left != 0 {
+		t.Fatalf("fold: %+v, %v; want 1 part of 3 folded", res, err)
+	}
+	mustSettled(t, c, table, purchase.Increments{{Report: purchase.BracketMethod, Key: dp}: 8})
 }

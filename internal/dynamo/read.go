@@ -39,20 +39,21 @@ func (s *Store) Get(ctx context.Context, datapoint string) (purchase.Total, erro
 }
 
 // List implements purchase.Reader: it queries the byListKey index for the
-// report's (and day's) datapoints and the parts they have (parts carry the
-// listKey of their datapoint), then reads the counts: with BatchGetItem for
-// datapoints without parts, and for those with parts their main item and
-// parts together (TransactGetItems), so that a fold meanwhile never makes a
-// count be seen twice or not at all. As for a new datapoint, a part created
-// in the instant before the index shows it is not yet in the listing.
-// Datapoints at zero (left by a compensated failure in plain mode) are
-// omitted.
+// report's (and day's) datapoints and parts (parts carry the listKey of
+// their datapoints), then reads the counts: with BatchGetItem for
+// datapoints of groups without parts, and for a group with parts every
+// datapoint it may hold and its parts together (TransactGetItems), so that a
+// fold meanwhile never makes a count be seen twice or not at all. As for a
+// new datapoint, a part created in the instant before the index shows it is
+// not yet in the listing. Datapoints at zero (left by a compensated failure
+// in plain mode) are omitted.
 func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purchase.Total, error) {
 	if err := checkList(r, day); err != nil {
 		return nil, err
 	}
 	lk := listKey(r, day)
-	parts := map[string][]string{} // datapoint → its parts the index lists
+	var mains []string
+	partsOf := map[string][]string{} // group → its parts the index lists
 	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IndexByList),
@@ -70,21 +71,31 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 			if !ok {
 				return nil, fmt.Errorf("list %s: index item without string %s", lk, AttrDatapoint)
 			}
-			if main, isPart := mainOfPart(k.Value); isPart {
-				parts[main] = append(parts[main], k.Value)
-			} else if _, ok := parts[k.Value]; !ok {
-				parts[k.Value] = nil
+			if group, isPart := groupOfPart(k.Value); isPart {
+				// A part of no group (one written before parts were
+				// grouped) is left to the fold, which moves it.
+				if groupMembers(group) != nil {
+					partsOf[group] = append(partsOf[group], k.Value)
+				}
+			} else {
+				mains = append(mains, k.Value)
 			}
 		}
 	}
 
+	var reads []liveRead
+	withParts := map[string]bool{}
+	for _, group := range slices.Sorted(maps.Keys(partsOf)) {
+		members := groupMembers(group)
+		for _, dp := range members {
+			withParts[dp] = true
+		}
+		reads = append(reads, liveRead{mains: members, parts: partsOf[group]})
+	}
 	var plain []string
-	var groups [][]string
-	for _, dp := range slices.Sorted(maps.Keys(parts)) {
-		if len(parts[dp]) == 0 {
+	for _, dp := range mains {
+		if !withParts[dp] {
 			plain = append(plain, dp)
-		} else {
-			groups = append(groups, append([]string{dp}, parts[dp]...))
 		}
 	}
 	batches := slices.Collect(slices.Chunk(plain, maxBatchGet))
@@ -101,7 +112,7 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 	var live map[string]int64
 	eg.Go(func() error {
 		var err error
-		live, err = s.readGroups(ctx, groups)
+		live, err = s.readLive(ctx, reads)
 		return err
 	})
 	if err := eg.Wait(); err != nil {

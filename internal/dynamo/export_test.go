@@ -1,0 +1,4 @@
+package dynamo
+
+// GroupMembers exports groupMembers to the external tests.
+var GroupMembers = groupMembers
