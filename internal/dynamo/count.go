@@ -271,7 +271,6 @@ func (s *Store) countOnce(ctx context.Context, ds []purchase.Delivery) (purchase
 			firstErr = cmp.Or(firstErr, r.err)
 		}
 	}
-	res.WriteUnits += s.foldOwn(ctx).WriteUnits
 	if res.Transactions == 0 && firstErr != nil && unusable(firstErr) {
 		return res, fmt.Errorf("count %d deliveries: %w", len(ds), firstErr)
 	}
@@ -337,11 +336,7 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 				ExpressionAttributeNames: map[string]string{"#id": AttrID},
 			}})
 		}
-		partAdds := map[string]int64{}
 		for _, t := range targets {
-			if t.part != "" {
-				partAdds[t.part] = t.sum()
-			}
 			items = append(items, types.TransactWriteItem{Update: t.update(s.table)})
 		}
 
@@ -357,9 +352,6 @@ func (s *Store) transact(ctx context.Context, msgs []message, expires string) ch
 			r.datapoints += len(counts)
 			for _, c := range out.ConsumedCapacity {
 				r.writeUnits += aws.ToFloat64(c.CapacityUnits)
-			}
-			if len(partAdds) > 0 {
-				s.parts.wrote(partAdds)
 			}
 			return r
 		}

@@ -1,12 +1,9 @@
 package dynamo
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,10 +48,12 @@ import (
 // what is pending, and the `listKey` of their datapoints, so that a report
 // lists a datapoint whose count sits only in parts.
 //
-// Who folds: each store folds the parts it wrote at the end of a call when
-// that is cheap (DefaultFoldAt events in a part, or no more to come), and an
-// Add of no deliveries folds every pending part (the aggregator's one-minute
-// schedule, `reports fold`).
+// Who folds: an Add of no deliveries folds every pending part (the
+// aggregator's one-minute schedule), and so does `reports fold`. Writers do
+// not fold their own parts: a fold writes a group's main items once for all
+// its parts, so one fold of every writer's parts costs less than each writer
+// folding its own, and a fold holds main items that writers not (yet) hot
+// on them write to.
 
 // Part layout and timing.
 const (
@@ -68,10 +67,6 @@ const (
 	// DefaultHotFor is how long a group stays hot for a store after a
 	// conflict on it.
 	DefaultHotFor = time.Minute
-	// DefaultFoldAt is how many increments a store adds to one of its parts
-	// before it folds it at the end of a call: a fold costs the same
-	// whatever it moves, so it waits until it is cheap per event.
-	DefaultFoldAt = 100
 	// partPrefix starts every part's key; no datapoint of SPEC §2 starts
 	// with "~".
 	partPrefix = "~part|"
@@ -200,25 +195,18 @@ func numberOf(v types.AttributeValue) (int64, error) {
 	return i, nil
 }
 
-// parts is a store's own state of write sharding: its shard, its hot groups
-// (until when) and the parts it wrote that may still hold counts, with what
-// it added to each. Safe for concurrent use.
+// parts is a store's own state of write sharding: its shard and its hot
+// groups (until when). Safe for concurrent use.
 type parts struct {
-	mu      sync.Mutex
-	shard   int
-	hot     map[string]time.Time // group → hot until
-	pending map[string]int64     // part key → increments this store added since it last folded it
-	rng     *rand.Rand
+	mu    sync.Mutex
+	shard int
+	hot   map[string]time.Time // group → hot until
+	rng   *rand.Rand
 }
 
 func newParts() *parts {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) //nolint:gosec // shard choice, not security
-	return &parts{
-		shard:   rng.IntN(PartShards),
-		hot:     map[string]time.Time{},
-		pending: map[string]int64{},
-		rng:     rng,
-	}
+	return &parts{shard: rng.IntN(PartShards), hot: map[string]time.Time{}, rng: rng}
 }
 
 // target returns the part a datapoint's increments go to now, while its
@@ -250,34 +238,6 @@ func (p *parts) contended(group string, now time.Time, hotFor time.Duration, mov
 		*moved = true
 	}
 	p.hot[group] = now.Add(hotFor)
-}
-
-// wrote records what this store added to parts.
-func (p *parts) wrote(added map[string]int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for k, n := range added {
-		p.pending[k] += n
-	}
-}
-
-// due returns, and forgets, the parts this store wrote that are cheap to
-// fold now: those it added at least foldAt increments to (a fold costs the
-// same whatever it moves), and those no more increments will come to (the
-// group cooled down, or this store moved to another shard).
-func (p *parts) due(now time.Time, foldAt int64) map[string]int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	keys := map[string]int64{}
-	for k, n := range p.pending {
-		group, _ := groupOfPart(k)
-		until, hot := p.hot[group]
-		if n >= foldAt || !hot || now.After(until) || k != PartKey(group, p.shard) {
-			keys[k] = n
-			delete(p.pending, k)
-		}
-	}
-	return keys
 }
 
 // increment is one datapoint's increment in a transaction.
@@ -389,34 +349,7 @@ func (s *Store) moveContended(err error, targets []target, markers int) bool {
 	return moved
 }
 
-// foldOwn folds the parts this store wrote that are cheap to fold now (see
-// parts.due), at the end of a call.
-func (s *Store) foldOwn(ctx context.Context) FoldResult {
-	if s.parts == nil {
-		return FoldResult{}
-	}
-	due := s.parts.due(time.Now(), s.foldAt)
-	if len(due) == 0 {
-		return FoldResult{}
-	}
-	// One try each: a fold that meets a conflict is not worth waiting for
-	// here; the part stays pending for this store's next call or the
-	// schedule.
-	res, left := s.foldParts(ctx, slices.Sorted(maps.Keys(due)), 1)
-	again := make(map[string]int64, len(left))
-	for _, k := range left {
-		again[k] = due[k]
-	}
-	s.parts.wrote(again)
-	return res
-}
-
 // WithoutParts turns write sharding off: exactly-once transactions always
 // write the main items and retry their conflicts with backoff, as before
 // issue 14 (for comparison in benchmarks).
 func WithoutParts() Option { return func(s *Store) { s.parts = nil } }
-
-// WithFoldAt sets how many events a store adds to one of its parts before
-// it folds it at the end of a call (default DefaultFoldAt; 1 folds every part
-// at the end of the call that wrote it).
-func WithFoldAt(n int64) Option { return func(s *Store) { s.foldAt = max(n, 1) } }

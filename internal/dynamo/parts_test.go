@@ -200,21 +200,26 @@ func TestPartsUnderFaults(t *testing.T) {
 			seen.observe(op, body)
 			mu.Lock()
 			defer mu.Unlock()
-			if rng.Float64() < 0.08 {
+			if rng.Float64() < 0.15 {
 				return faults[rng.IntN(len(faults))]
 			}
 			return faultproxy.None
 		},
 	})
 	table, idem := testenv.Tables(t, direct, true)
-	ds := generateSpread(22, 600, 10, time.Hour)
-	stores := newStores(t, 4, table, idem, dynamo.WithFoldAt(5))
+	ds := generateSpread(22, 1200, 10, time.Hour)
+	stores := newStores(t, 4, table, idem)
 	invocations(t, stores, slices.Collect(slices.Chunk(ds, 30)), true, 22)
 	if seen.n.Load() == 0 {
 		t.Fatal("no transaction wrote a part: the test does not test parts")
 	}
 	st := p.Stats()
 	t.Logf("faults %v, %d transactions with parts", st.Faults, seen.n.Load())
+	for _, f := range faults {
+		if st.Faults[f] == 0 {
+			t.Fatalf("no %s fault was injected (faults %v): the test does not test it", f, st.Faults)
+		}
+	}
 	want := truth(ds)
 	for {
 		res, err := stores[2].Fold(context.Background())
@@ -230,11 +235,10 @@ func TestPartsUnderFaults(t *testing.T) {
 	mustSettled(t, direct, table, want)
 }
 
-// TestFoldRacesWriters: folds run in a loop (as the schedule and other
-// writers' folds would) while four writers keep adding to their parts and
-// folding their own after every call (WithFoldAt(1)). The fold's condition
-// makes it exact: the counts read at any time and after the last fold are
-// exact.
+// TestFoldRacesWriters: two folders fold in a loop (as the schedule and
+// `reports fold` may at once) while four writers keep adding to their parts.
+// The fold's condition makes it exact: the counts read at any time and after
+// the last fold are exact.
 func TestFoldRacesWriters(t *testing.T) {
 	var seen partWrites
 	p, direct := mustProxy(t, faultproxy.Config{
@@ -245,34 +249,36 @@ func TestFoldRacesWriters(t *testing.T) {
 	})
 	table, idem := testenv.Tables(t, direct, true)
 	ds := generateSpread(23, 800, 8, time.Hour)
-	stores := newStores(t, 4, table, idem, dynamo.WithFoldAt(1))
+	stores := newStores(t, 4, table, idem)
 	folder := dynamo.New(mustClient(t), table, dynamo.WithIdempotencyTable(idem), dynamo.WithRetry(30, time.Millisecond, 20*time.Millisecond))
 
 	stop := make(chan struct{})
 	var folded atomic.Int64
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := folder.Fold(context.Background())
+				if err != nil {
+					t.Errorf("fold: %v", err)
+					return
+				}
+				folded.Add(int64(res.Folded))
 			}
-			res, err := folder.Fold(context.Background())
-			if err != nil {
-				t.Errorf("fold: %v", err)
-				return
-			}
-			folded.Add(int64(res.Folded))
-		}
-	})
+		})
+	}
 	invocations(t, stores, slices.Collect(slices.Chunk(ds, 40)), false, 23)
 	close(stop)
 	wg.Wait()
 	if seen.n.Load() == 0 {
 		t.Fatal("no transaction wrote a part: the test does not test the fold racing writers")
 	}
-	t.Logf("%d conflicts, %d transactions with parts, %d parts folded by the racing fold",
+	t.Logf("%d conflicts, %d transactions with parts, %d parts folded by the racing folds",
 		p.Stats().Faults[faultproxy.Conflict], seen.n.Load(), folded.Load())
 	want := truth(ds)
 	mustMatch(t, dynamo.New(direct, table), want)

@@ -19,9 +19,11 @@
 // Table layout: datapoints table keyed by `datapoint` (S) with `events` (N),
 // `report` (S) and `listKey` (S, `<report>|<day>` for daily reports,
 // `<report>` otherwise), and a KEYS_ONLY index byListKey (listKey, datapoint)
-// to list a report without a Scan; parts (`~part|<datapoint>|<shard>`) carry
-// the same attributes plus `partOf` (S), the key of the sparse KEYS_ONLY
-// index byPart (partOf, datapoint) that lists what is pending; idempotency
+// to list a report without a Scan; parts (`~part|<group>|<shard>`) carry
+// `report`, `listKey`, `events` (the sum of their counts), one number per
+// datapoint they count, named by the datapoint, and `partOf` (S, the group),
+// the key of the sparse KEYS_ONLY index byPart (partOf, datapoint) that lists
+// what is pending; idempotency
 // table keyed by `id` (S) with TTL attribute `expiresAt` (N, epoch seconds).
 package dynamo
 
@@ -83,7 +85,6 @@ type Store struct {
 	retryer     *retry.Standard
 	parts       *parts // nil: WithoutParts
 	hotFor      time.Duration
-	foldAt      int64
 }
 
 var (
@@ -140,7 +141,6 @@ func New(c *dynamodb.Client, table string, opts ...Option) *Store {
 		delays:      backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax},
 		parts:       newParts(),
 		hotFor:      DefaultHotFor,
-		foldAt:      DefaultFoldAt,
 	}
 	for _, o := range opts {
 		o(s)
