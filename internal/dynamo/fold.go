@@ -24,7 +24,8 @@ type FoldResult struct {
 	Pending int `json:"pending"`
 	// Folded is the number of parts it moved into their main items.
 	Folded int `json:"folded"`
-	// Events is the number of events it moved.
+	// Events is the number of increments it moved (an event adds one to each
+	// of five datapoints).
 	Events int64 `json:"events"`
 	// Left is the number of parts it could not move (a writer kept changing
 	// them, or a request failed); a later fold moves them.
