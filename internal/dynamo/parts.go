@@ -3,6 +3,7 @@ package dynamo
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -229,10 +230,12 @@ func (p *parts) target(dp purchase.Datapoint, now time.Time) string {
 // contended records a conflict on an item the group's increments went to:
 // the group becomes hot, or, if it already was (its part conflicted: another
 // store has the same shard), this store moves to another shard, once per
-// cancelled transaction (moved). It stays hot for hotFor.
+// cancelled transaction (moved). It stays hot for hotFor. Groups that cooled
+// down are forgotten (an hour past, a merchant gone quiet).
 func (p *parts) contended(group string, now time.Time, hotFor time.Duration, moved *bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	maps.DeleteFunc(p.hot, func(g string, until time.Time) bool { return g != group && now.After(until) })
 	if _, ok := p.hot[group]; ok && !*moved {
 		p.shard = (p.shard + 1 + p.rng.IntN(PartShards-1)) % PartShards
 		*moved = true
