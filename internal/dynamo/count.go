@@ -171,6 +171,17 @@ func (s *Store) add(ctx context.Context, dp purchase.Datapoint, n int64) (writte
 // addExpression is the only way counts change: an atomic ADD (SPEC §3).
 const addExpression = "ADD #events :n SET #report = :r, #listKey = :lk"
 
+// addUpdate is the ADD of n to a datapoint's main item in a transaction.
+func addUpdate(table string, dp purchase.Datapoint, n int64) *types.Update {
+	return &types.Update{
+		TableName:                 aws.String(table),
+		Key:                       datapointKey(dp.Key),
+		UpdateExpression:          aws.String(addExpression),
+		ExpressionAttributeNames:  addNames(),
+		ExpressionAttributeValues: addValues(dp, n),
+	}
+}
+
 func addNames() map[string]string {
 	return map[string]string{"#events": AttrEvents, "#report": AttrReport, "#listKey": AttrListKey}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -201,13 +200,7 @@ func (s *Store) foldItems(found []map[string]types.AttributeValue) ([]types.Tran
 		if err != nil {
 			return nil, 0, fmt.Errorf("part counts: %w", err)
 		}
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:                 aws.String(s.table),
-			Key:                       datapointKey(dp),
-			UpdateExpression:          aws.String(addExpression),
-			ExpressionAttributeNames:  addNames(),
-			ExpressionAttributeValues: addValues(d, sums[dp]),
-		}})
+		items = append(items, types.TransactWriteItem{Update: addUpdate(s.table, d, sums[dp])})
 	}
 	if len(items) > MaxTransactionItems {
 		return nil, 0, fmt.Errorf("%d parts of %d datapoints make %d items, more than a transaction takes", len(found), len(sums), len(items))
@@ -223,17 +216,4 @@ func (s *Store) readParts(ctx context.Context, keys []string) ([]map[string]type
 		return nil, fmt.Errorf("read parts: %w", err)
 	}
 	return items, nil
-}
-
-// partEvents reads the count of a part item.
-func partEvents(item map[string]types.AttributeValue) (int64, error) {
-	e, ok := item[AttrEvents].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, fmt.Errorf("part without number %s", AttrEvents)
-	}
-	n, err := strconv.ParseInt(e.Value, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("part events %q: %w", e.Value, err)
-	}
-	return n, nil
 }

@@ -172,28 +172,15 @@ func partCounts(item map[string]types.AttributeValue) (map[string]int64, error) 
 	if len(counts) == 0 {
 		if of, ok := item[AttrPartOf].(*types.AttributeValueMemberS); ok {
 			if _, err := purchase.ParseDatapoint(of.Value); err == nil {
-				n, err := partEvents(item)
+				n, err := numberOf(item[AttrEvents])
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("part %s: %w", AttrEvents, err)
 				}
 				counts[of.Value] = n
 			}
 		}
 	}
 	return counts, nil
-}
-
-// numberOf reads a number attribute.
-func numberOf(v types.AttributeValue) (int64, error) {
-	n, ok := v.(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, errors.New("not a number")
-	}
-	i, err := strconv.ParseInt(n.Value, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("number %q: %w", n.Value, err)
-	}
-	return i, nil
 }
 
 // parts is a store's own state of write sharding: its shard and its hot
@@ -290,13 +277,7 @@ func (s *Store) targets(counts purchase.Increments) []target {
 func (t target) update(table string) *types.Update {
 	first := t.adds[0].dp
 	if t.part == "" {
-		return &types.Update{
-			TableName:                 aws.String(table),
-			Key:                       datapointKey(first.Key),
-			UpdateExpression:          aws.String(addExpression),
-			ExpressionAttributeNames:  addNames(),
-			ExpressionAttributeValues: addValues(first, t.adds[0].n),
-		}
+		return addUpdate(table, first, t.adds[0].n)
 	}
 	values := addValues(first, t.sum())
 	values[":p"] = &types.AttributeValueMemberS{Value: PartGroup(first)}

@@ -209,12 +209,25 @@ func countOf(item map[string]types.AttributeValue) (purchase.Total, error) {
 		return purchase.Total{}, fmt.Errorf("item without string %s", AttrDatapoint)
 	}
 	c := purchase.Total{Datapoint: d.Value}
-	if e, ok := item[AttrEvents].(*types.AttributeValueMemberN); ok {
-		n, err := strconv.ParseInt(e.Value, 10, 64)
+	if e, ok := item[AttrEvents]; ok {
+		n, err := numberOf(e)
 		if err != nil {
-			return purchase.Total{}, fmt.Errorf("%s: events %q: %w", d.Value, e.Value, err)
+			return purchase.Total{}, fmt.Errorf("%s: %s: %w", d.Value, AttrEvents, err)
 		}
 		c.Events = n
 	}
 	return c, nil
+}
+
+// numberOf reads a number attribute.
+func numberOf(v types.AttributeValue) (int64, error) {
+	n, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, errors.New("not a number")
+	}
+	i, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("number %q: %w", n.Value, err)
+	}
+	return i, nil
 }
