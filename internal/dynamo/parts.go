@@ -200,9 +200,12 @@ func newParts() *parts {
 // target returns the part a datapoint's increments go to now, while its
 // group is hot for this store, or "" for its main item.
 func (p *parts) target(dp purchase.Datapoint, now time.Time) string {
-	group := PartGroup(dp)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.hot) == 0 { // no contention: no group to name
+		return ""
+	}
+	group := PartGroup(dp)
 	until, ok := p.hot[group]
 	if !ok {
 		return ""

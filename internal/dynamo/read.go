@@ -72,11 +72,7 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 				return nil, fmt.Errorf("list %s: index item without string %s", lk, AttrDatapoint)
 			}
 			if group, isPart := groupOfPart(k.Value); isPart {
-				// A part of no group (one written before parts were
-				// grouped) is left to the fold, which moves it.
-				if groupMembers(group) != nil {
-					partsOf[group] = append(partsOf[group], k.Value)
-				}
+				partsOf[group] = append(partsOf[group], k.Value)
 			} else {
 				mains = append(mains, k.Value)
 			}
@@ -87,6 +83,11 @@ func (s *Store) List(ctx context.Context, r purchase.Report, day string) ([]purc
 	withParts := map[string]bool{}
 	for _, group := range slices.Sorted(maps.Keys(partsOf)) {
 		members := groupMembers(group)
+		if members == nil {
+			// A part of no group (one written before parts were
+			// grouped) is left to the fold, which moves it.
+			continue
+		}
 		for _, dp := range members {
 			withParts[dp] = true
 		}
